@@ -1,0 +1,621 @@
+"""The letter services: submit, approve, revise, resubmit, number, return, sign, dispatch, cancel.
+
+Each service is one transaction: it checks the action against the SOP (workflow.machine), writes the
+letter's new state, the audit event and the outbox rows for everyone who must be told, and commits them
+together. A refused action raises Refusal (an Indonesian sentence for the chat) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from suratbot.services.notices import (
+    DISPATCH_ROUTES,
+    Notice,
+    letter_heading,
+    person,
+    plain_notice,
+    progress_notice,
+    revision_notice,
+    task_notice,
+)
+from suratbot.services.office import Office
+from suratbot.services.uploads import Upload, check_upload
+from suratbot.storage.models import (
+    AuditEvent,
+    FileVersion,
+    IssuedNumber,
+    Letter,
+    NumberCounter,
+    OutboxMessage,
+    Staff,
+    StaffRole,
+    UnitVerifier,
+)
+from suratbot.storage.uow import UnitOfWork
+from suratbot.workflow.letter import LetterMeta, check_klasifikasi
+from suratbot.workflow.machine import Actor, LetterFacts, Move, Refusal, decide, first_move
+from suratbot.workflow.sop import HolderSpec, Sop
+
+__all__ = [
+    "Refusal",
+    "approve",
+    "assign_number",
+    "cancel",
+    "dispatch",
+    "get_letter",
+    "preview_number",
+    "record_signature",
+    "request_revision",
+    "resubmit",
+    "return_letter",
+    "submit",
+]
+
+
+# --- lookups ------------------------------------------------------------------------------------------
+
+
+async def load_actor(session: AsyncSession, staff_id: int) -> Staff:
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        raise Refusal("tidak_dikenal", "Anda tidak terdaftar sebagai pegawai aktif di kantor ini.")
+    return staff
+
+
+async def _lock_letter(session: AsyncSession, letter_id: str) -> Letter:
+    letter = (
+        await session.execute(select(Letter).where(Letter.id == letter_id).with_for_update())
+    ).scalar_one_or_none()
+    if letter is None:
+        raise Refusal("surat_tidak_ada", "Surat tidak ditemukan. Mungkin tautannya sudah tidak berlaku.")
+    return letter
+
+
+async def resolve_holder(session: AsyncSession, sop: Sop, spec: HolderSpec, letter: Letter) -> Staff:
+    """The one person who holds `letter` in a state whose holder is `spec`."""
+    if spec.kind == "drafter":
+        return await session.get_one(Staff, letter.drafter_id)
+    if spec.kind == "verifier":
+        row = await session.get(UnitVerifier, (letter.unit_id, spec.level))
+        staff = await session.get(Staff, row.staff_id) if row else None
+        if staff is None or not staff.active:
+            raise Refusal(
+                "rantai_tidak_lengkap",
+                f"Unit pengirim belum punya Verifikator {spec.level} yang aktif. Hubungi admin untuk memperbarui daftar pegawai.",
+            )
+        return staff
+    assert spec.role is not None
+    staff = (
+        await session.execute(
+            select(Staff)
+            .join(StaffRole, StaffRole.staff_id == Staff.id)
+            .where(StaffRole.role == spec.role, Staff.active.is_(True))
+            .order_by(Staff.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if staff is None:
+        role = sop.roles[spec.role].name
+        raise Refusal("peran_kosong", f"Belum ada pegawai aktif dengan peran {role}. Hubungi admin.")
+    return staff
+
+
+async def get_letter(office: Office, letter_id: str) -> Letter:
+    async with office.uow() as uow:
+        letter = await uow.session.get(Letter, letter_id)
+        if letter is None:
+            raise Refusal("surat_tidak_ada", "Surat tidak ditemukan.")
+        return letter
+
+
+# --- the transition skeleton ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    """What one service call did, handed to the service's own notices."""
+
+    uow: UnitOfWork
+    letter: Letter
+    actor: Staff
+    move: Move
+    holder: Staff | None
+    drafter: Staff
+    now: datetime
+
+
+def _facts(letter: Letter) -> LetterFacts:
+    return LetterFacts(
+        state=letter.state, holder_id=letter.holder_id, drafter_id=letter.drafter_id, return_state=letter.return_state
+    )
+
+
+async def _transition(
+    uow: UnitOfWork,
+    office: Office,
+    letter: Letter,
+    actor: Staff,
+    action: str,
+    *,
+    now: datetime,
+    note: str | None = None,
+    expected_state: str | None = None,
+    version_sha256: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> _Step:
+    """Apply `action` to a locked letter: new state, holder, clock and the audit event (no notices)."""
+    sop = office.sop
+    move = decide(
+        sop,
+        _facts(letter),
+        Actor(actor.id, actor.roles),
+        action,
+        now=now,
+        note=note,
+        expected_state=expected_state,
+    )
+    if move.to_state == sop.initial and move.return_state is not None:
+        pass  # a revision: the drafter holds it (resolved below like any holder)
+    holder = await resolve_holder(uow.session, sop, move.holder, letter) if move.holder else None
+    if version_sha256 is not None:
+        letter.current_version = version_sha256
+    letter.state = move.to_state
+    letter.holder_id = holder.id if holder else None
+    letter.return_state = move.return_state
+    letter.step_started_at = move.started_at
+    letter.step_due_at = move.due_at
+    letter.step_escalate_at = move.escalate_at
+    letter.updated_at = now
+    uow.session.add(
+        AuditEvent(
+            letter_id=letter.id,
+            actor_id=actor.id,
+            action=action,
+            from_state=move.from_state,
+            to_state=move.to_state,
+            version_sha256=letter.current_version,
+            note=note.strip() if note else None,
+            details=details,
+            at=now,
+        )
+    )
+    drafter = actor if actor.id == letter.drafter_id else await uow.session.get_one(Staff, letter.drafter_id)
+    return _Step(uow, letter, actor, move, holder, drafter, now)
+
+
+def _queue(uow: UnitOfWork, letter: Letter | None, notices: list[Notice], *, actor: Staff, now: datetime) -> None:
+    """Write the outbox rows; nobody is told about their own action (the chat reply does that)."""
+    seen: set[tuple[int, str]] = set()
+    for n in notices:
+        if n.recipient_id == actor.id or (n.recipient_id, n.kind) in seen:
+            continue
+        seen.add((n.recipient_id, n.kind))
+        uow.session.add(
+            OutboxMessage(
+                recipient_id=n.recipient_id,
+                letter_id=letter.id if letter else None,
+                kind=n.kind,
+                text=n.text,
+                actions=list(n.actions),
+                attachment_sha256=n.attachment_sha256,
+                expected_state=n.expected_state,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+
+
+def _forward_notices(office: Office, step: _Step, verb: str, note: str | None = None) -> list[Notice]:
+    notices: list[Notice] = []
+    if step.holder is not None:
+        notices.append(task_notice(office.sop, step.letter, step.holder, sender=step.actor, note=note))
+    notices.append(
+        progress_notice(office.sop, step.letter, step.drafter, actor=step.actor, verb=verb, holder=step.holder)
+    )
+    return notices
+
+
+async def _store_version(
+    uow: UnitOfWork, office: Office, letter_id: str, upload: Upload, kind: str, by: Staff | None, now: datetime
+) -> FileVersion:
+    check_upload(upload, office.max_file_bytes)
+    digest = uow.files.put(upload.data)
+    version = FileVersion(
+        letter_id=letter_id,
+        sha256=digest,
+        kind=kind,
+        media_type=upload.media_type,
+        size=len(upload.data),
+        filename=upload.filename,
+        uploaded_by=by.id if by else None,
+        created_at=now,
+    )
+    uow.session.add(version)
+    return version
+
+
+def _now(office: Office, now: datetime | None) -> datetime:
+    return now if now is not None else office.now()
+
+
+# --- the services --------------------------------------------------------------------------------------
+
+
+async def submit(
+    office: Office, drafter_id: int, upload: Upload, meta: LetterMeta, *, now: datetime | None = None
+) -> Letter:
+    """A drafter's new concept: stored, recorded and sent to the unit's first verifier in one go."""
+    now = _now(office, now)
+    meta = meta.validated()
+    check_upload(upload, office.max_file_bytes)
+    async with office.uow() as uow:
+        drafter = await load_actor(uow.session, drafter_id)
+        if not drafter.roles & office.sop.drafting_roles:
+            raise Refusal(
+                "bukan_konseptor", "Anda tidak terdaftar sebagai konseptor, jadi tidak bisa mengajukan konsep surat."
+            )
+        state, _holder, due = first_move(office.sop, now=now)
+        letter = Letter(
+            perihal=meta.perihal,
+            tujuan=meta.tujuan,
+            tembusan=meta.tembusan,
+            sifat=meta.sifat,
+            urgensi=meta.urgensi,
+            klasifikasi=meta.klasifikasi,
+            unit_id=drafter.unit_id,
+            drafter_id=drafter.id,
+            state=state,
+            holder_id=drafter.id,
+            current_version="",
+            step_started_at=now,
+            step_due_at=due,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(letter)
+        await uow.session.flush()
+        version = await _store_version(uow, office, letter.id, upload, "konsep", drafter, now)
+        letter.current_version = version.sha256
+        uow.session.add(
+            AuditEvent(
+                letter_id=letter.id,
+                actor_id=drafter.id,
+                action="buat",
+                from_state=None,
+                to_state=state,
+                version_sha256=version.sha256,
+                details={"filename": upload.filename, "size": len(upload.data)},
+                at=now,
+            )
+        )
+        step = await _transition(uow, office, letter, drafter, "ajukan", now=now)
+        _queue(uow, letter, _forward_notices(office, step, "diajukan"), actor=drafter, now=now)
+        return letter
+
+
+async def approve(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    *,
+    expected_state: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """A verifier's paraf: the letter goes to the next step."""
+    now = _now(office, now)
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        paraf = {"paraf": {"nip": actor.nip, "nama": actor.nama, "jabatan": actor.jabatan, "at": now.isoformat()}}
+        step = await _transition(
+            uow, office, letter, actor, "setujui", now=now, expected_state=expected_state, details=paraf
+        )
+        _queue(uow, letter, _forward_notices(office, step, "disetujui (paraf)"), actor=actor, now=now)
+        return letter
+
+
+async def request_revision(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    note: str,
+    *,
+    annotated: Upload | None = None,
+    expected_state: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """A verifier sends the concept back to its drafter with a note (and maybe an annotated file)."""
+    return await _send_back(office, letter_id, actor_id, note, "revisi", annotated, expected_state, now)
+
+
+async def return_letter(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    note: str,
+    *,
+    annotated: Upload | None = None,
+    expected_state: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """Kepala Dinas returns the letter (kembalikan) to its drafter with a reason."""
+    return await _send_back(office, letter_id, actor_id, note, "kembalikan", annotated, expected_state, now)
+
+
+async def _send_back(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    note: str,
+    action: str,
+    annotated: Upload | None,
+    expected_state: str | None,
+    now: datetime | None,
+) -> Letter:
+    now = _now(office, now)
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        details = None
+        if annotated is not None:
+            # Check the move first so a refused action stores nothing.
+            decide(
+                office.sop,
+                _facts(letter),
+                Actor(actor.id, actor.roles),
+                action,
+                now=now,
+                note=note,
+                expected_state=expected_state,
+            )
+            version = await _store_version(uow, office, letter.id, annotated, "anotasi", actor, now)
+            details = {"anotasi_sha256": version.sha256}
+        step = await _transition(
+            uow, office, letter, actor, action, now=now, note=note, expected_state=expected_state, details=details
+        )
+        notice = revision_notice(
+            office.sop,
+            letter,
+            step.drafter,
+            asker=actor,
+            note=note.strip(),
+        )
+        if details:
+            notice = Notice(**{**notice.__dict__, "attachment_sha256": details["anotasi_sha256"]})
+        _queue(uow, letter, [notice], actor=actor, now=now)
+        return letter
+
+
+async def resubmit(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    upload: Upload,
+    *,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """The drafter's revised version goes back to the reviewer who asked for it."""
+    now = _now(office, now)
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        decide(office.sop, _facts(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
+        version = await _store_version(uow, office, letter.id, upload, "revisi", actor, now)
+        step = await _transition(
+            uow, office, letter, actor, "ajukan_ulang", now=now, note=note, version_sha256=version.sha256
+        )
+        _queue(uow, letter, _forward_notices(office, step, "direvisi dan diajukan ulang", note), actor=actor, now=now)
+        return letter
+
+
+async def assign_number(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    *,
+    klasifikasi: str | None = None,
+    letter_date: date | None = None,
+    numbered: Upload | None = None,
+    expected_state: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """The clerk gives the letter its official number (never given twice) and sends it for signature.
+
+    `klasifikasi` corrects the drafter's classification code; `letter_date` defaults to today in the office's
+    time zone; `numbered` is the file with the number written on it, when the caller made one.
+    """
+    now = _now(office, now)
+    code = check_klasifikasi(klasifikasi) if klasifikasi else None
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        decide(
+            office.sop,
+            _facts(letter),
+            Actor(actor.id, actor.roles),
+            "beri_nomor",
+            now=now,
+            expected_state=expected_state,
+        )
+        if letter.nomor is not None:
+            raise Refusal("sudah_bernomor", f"Surat ini sudah bernomor {letter.nomor}.")
+        if code:
+            letter.klasifikasi = code
+        day = letter_date or now.astimezone(office.sop.calendar.timezone).date()
+        serial = await _next_serial(uow.session, str(day.year))
+        nomor = office.sop.numbering.render(klasifikasi=letter.klasifikasi, serial=serial, letter_date=day)
+        letter.nomor = nomor
+        letter.letter_date = day
+        uow.session.add(
+            IssuedNumber(
+                letter_id=letter.id,
+                scope=str(day.year),
+                serial=serial,
+                nomor=nomor,
+                klasifikasi=letter.klasifikasi,
+                letter_date=day,
+                status="aktif",
+                issued_by=actor.id,
+                issued_at=now,
+            )
+        )
+        version_sha = None
+        if numbered is not None:
+            version_sha = (await _store_version(uow, office, letter.id, numbered, "bernomor", actor, now)).sha256
+        step = await _transition(
+            uow,
+            office,
+            letter,
+            actor,
+            "beri_nomor",
+            now=now,
+            version_sha256=version_sha,
+            details={"nomor": nomor, "serial": serial, "klasifikasi": letter.klasifikasi, "tanggal": day.isoformat()},
+        )
+        _queue(uow, letter, _forward_notices(office, step, f"diberi nomor {nomor}"), actor=actor, now=now)
+        return letter
+
+
+async def _next_serial(session: AsyncSession, scope: str) -> int:
+    """Take the next serial of `scope` atomically: the counter row is locked until the transaction ends."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(NumberCounter).values(scope=scope, last_serial=0).on_conflict_do_nothing(index_elements=["scope"])
+    )
+    result = await session.execute(
+        update(NumberCounter)
+        .where(NumberCounter.scope == scope)
+        .values(last_serial=NumberCounter.last_serial + 1)
+        .returning(NumberCounter.last_serial)
+    )
+    return int(result.scalar_one())
+
+
+async def preview_number(office: Office, klasifikasi: str, *, letter_date: date | None = None) -> str:
+    """The number the next letter would get now (for the clerk to confirm); it reserves nothing."""
+    day = letter_date or office.now().astimezone(office.sop.calendar.timezone).date()
+    async with office.uow() as uow:
+        last = await uow.session.scalar(select(NumberCounter.last_serial).where(NumberCounter.scope == str(day.year)))
+    return office.sop.numbering.render(
+        klasifikasi=check_klasifikasi(klasifikasi), serial=(last or 0) + 1, letter_date=day
+    )
+
+
+async def record_signature(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    signed: Upload,
+    *,
+    details: dict[str, Any] | None = None,
+    expected_state: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """Kepala Dinas has signed: the signed file becomes the letter, and the clerk is told to send it."""
+    now = _now(office, now)
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        decide(
+            office.sop,
+            _facts(letter),
+            Actor(actor.id, actor.roles),
+            "tandatangani",
+            now=now,
+            expected_state=expected_state,
+        )
+        version = await _store_version(uow, office, letter.id, signed, "ditandatangani", actor, now)
+        step = await _transition(
+            uow,
+            office,
+            letter,
+            actor,
+            "tandatangani",
+            now=now,
+            version_sha256=version.sha256,
+            expected_state=expected_state,
+            details=details,
+        )
+        _queue(uow, letter, _forward_notices(office, step, "ditandatangani secara elektronik"), actor=actor, now=now)
+        return letter
+
+
+async def dispatch(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    *,
+    route: str,
+    note: str | None = None,
+    expected_state: str | None = None,
+    now: datetime | None = None,
+) -> Letter:
+    """The clerk has sent the signed letter to its destination (e-mail, chat, courier, SRIKANDI, ...)."""
+    now = _now(office, now)
+    if route not in DISPATCH_ROUTES:
+        raise Refusal("jalur_tidak_dikenal", f"Jalur pengiriman harus salah satu dari: {', '.join(DISPATCH_ROUTES)}.")
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        step = await _transition(
+            uow,
+            office,
+            letter,
+            actor,
+            "kirim",
+            now=now,
+            note=note,
+            expected_state=expected_state,
+            details={"jalur": route},
+        )
+        text = (
+            f"\u2705 {letter_heading(letter)} telah dikirim ke {letter.tujuan} melalui "
+            f"{DISPATCH_ROUTES[route]} oleh {person(actor)}."
+        )
+        _queue(uow, letter, [plain_notice(step.drafter, "terkirim", text)], actor=actor, now=now)
+        return letter
+
+
+async def cancel(
+    office: Office,
+    letter_id: str,
+    actor_id: int,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> Letter:
+    """The drafter (or an admin) cancels a letter; a number it had stays recorded as cancelled."""
+    now = _now(office, now)
+    async with office.uow() as uow:
+        actor = await load_actor(uow.session, actor_id)
+        letter = await _lock_letter(uow.session, letter_id)
+        previous_holder_id = letter.holder_id
+        step = await _transition(uow, office, letter, actor, "batalkan", now=now, note=note)
+        if letter.nomor is not None:
+            await uow.session.execute(
+                update(IssuedNumber)
+                .where(IssuedNumber.letter_id == letter.id, IssuedNumber.status == "aktif")
+                .values(status="dibatalkan", cancelled_at=now, cancel_note=note.strip())
+            )
+        text = f"\u26d4 {letter_heading(letter)} dibatalkan oleh {person(actor)}.\nAlasan: {note.strip()}"
+        notices = [plain_notice(step.drafter, "dibatalkan", text)]
+        if previous_holder_id is not None:
+            notices.append(plain_notice(await uow.session.get_one(Staff, previous_holder_id), "dibatalkan", text))
+        _queue(uow, letter, notices, actor=actor, now=now)
+        return letter
+
+
+async def count_letters(office: Office) -> int:
+    async with office.uow() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(Letter)) or 0)

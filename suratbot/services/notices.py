@@ -1,0 +1,124 @@
+"""The notifications a transition causes, written in Indonesian for whoever must be told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from suratbot.storage.models import Letter, Staff
+from suratbot.workflow.letter import SECRET_SIFAT
+from suratbot.workflow.sop import Sop
+
+_MONTHS = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+DISPATCH_ROUTES = {
+    "email": "surel (e-mail)",
+    "chat": "pesan chat",
+    "kurir": "kurir",
+    "srikandi": "SRIKANDI",
+    "lainnya": "jalur lain",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    recipient_id: int
+    kind: str
+    text: str
+    actions: list[str] = field(default_factory=list)
+    attachment_sha256: str | None = None
+    expected_state: str | None = None
+
+
+def local_time(sop: Sop, moment: datetime) -> str:
+    """`Senin, 30 November 2026 08.20 WIB`-style, in the office's time zone."""
+    days = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+    local = moment.astimezone(sop.calendar.timezone)
+    zone = local.tzname() or ""
+    return f"{days[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H.%M} {zone}".strip()
+
+
+def indonesian_date(day: date) -> str:
+    """`26 November 2026` (the long date of Indonesian letters)."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def letter_title(letter: Letter) -> str:
+    """How a letter is named in a notification: no subject for Rahasia and Sangat Rahasia letters."""
+    label = f"Nomor {letter.nomor}" if letter.nomor else f"ID {letter.id[:8]}"
+    if letter.sifat in SECRET_SIFAT:
+        return f"surat {letter.sifat.upper()} ({label})"
+    return f"surat \u201c{letter.perihal}\u201d ({label})"
+
+
+def letter_heading(letter: Letter) -> str:
+    """`letter_title` to start a sentence with (first letter capitalised, nothing else touched)."""
+    title = letter_title(letter)
+    return title[:1].upper() + title[1:]
+
+
+def person(staff: Staff) -> str:
+    return f"{staff.nama} ({staff.jabatan})"
+
+
+def task_notice(sop: Sop, letter: Letter, holder: Staff, *, sender: Staff | None, note: str | None) -> Notice:
+    """Tell the new holder what waits for them, with the buttons of the step."""
+    state = sop.states[letter.state]
+    actions = [t.action for t in sop.transitions_from(letter.state) if "holder" in t.by and t.kind != "cancel"]
+    lines = [f"\U0001f4e8 {letter_heading(letter)} menunggu Anda: tahap {state.name}."]
+    if sender is not None:
+        lines.append(f"Dari: {person(sender)}.")
+    if letter.sifat not in SECRET_SIFAT:
+        lines.append(f"Tujuan: {letter.tujuan}. Sifat: {letter.sifat}. Urgensi: {letter.urgensi}.")
+    else:
+        lines.append(f"Sifat: {letter.sifat}. Urgensi: {letter.urgensi}.")
+    if state.standard_minutes and letter.step_due_at:
+        lines.append(
+            f"Standar waktu SOP: {state.standard_minutes} menit (batas {local_time(sop, letter.step_due_at)})."
+        )
+    if note:
+        lines.append(f"Catatan: {note}")
+    kind = "revisi" if state.holder and state.holder.kind == "drafter" else "tugas"
+    return Notice(
+        recipient_id=holder.id,
+        kind=kind,
+        text="\n".join(lines),
+        actions=actions,
+        attachment_sha256=letter.current_version,
+        expected_state=letter.state,
+    )
+
+
+def revision_notice(sop: Sop, letter: Letter, drafter: Staff, *, asker: Staff, note: str) -> Notice:
+    """Tell the drafter their letter came back, and why, verbatim."""
+    text = (
+        f"\u21a9\ufe0f {letter_heading(letter)} dikembalikan untuk revisi oleh {person(asker)}."
+        f"\nCatatan: {note}\nUnggah versi revisinya; surat akan kembali ke {asker.nama}."
+    )
+    if sop.resubmit_to == "start":
+        text = text.replace(f"kembali ke {asker.nama}", "kembali ke verifikator pertama")
+    return Notice(
+        recipient_id=drafter.id,
+        kind="revisi",
+        text=text,
+        actions=["ajukan_ulang"],
+        attachment_sha256=letter.current_version,
+        expected_state=letter.state,
+    )
+
+
+def progress_notice(
+    sop: Sop, letter: Letter, drafter: Staff, *, actor: Staff, verb: str, holder: Staff | None
+) -> Notice:
+    """Tell the drafter what just happened to their letter and who holds it now."""
+    text = f"\u2139\ufe0f {letter_heading(letter)} {verb} oleh {person(actor)}."
+    if holder is not None:
+        text += f" Sekarang di tahap {sop.states[letter.state].name}, dipegang {person(holder)}."
+    return Notice(recipient_id=drafter.id, kind="kabar", text=text)
+
+
+def plain_notice(recipient: Staff, kind: str, text: str, *, attachment: str | None = None) -> Notice:
+    return Notice(recipient_id=recipient.id, kind=kind, text=text, attachment_sha256=attachment)

@@ -1,0 +1,59 @@
+"""The office context every service works in: its SOP, database, file store and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from suratbot.storage.db import create_engine, session_factory
+from suratbot.storage.files import FileStore
+from suratbot.storage.uow import UnitOfWork
+from suratbot.workflow.sop import Sop
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # Telegram's bot download limit; the same for every channel
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Office:
+    """Everything a service needs; built once per process (CLI command, bot, test)."""
+
+    sop: Sop
+    engine: AsyncEngine
+    files: FileStore
+    clock: Callable[[], datetime] = system_clock
+    max_file_bytes: int = MAX_FILE_BYTES
+    sessions: async_sessionmaker[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.engine)
+
+    @classmethod
+    def open(
+        cls,
+        sop: Sop,
+        database_url: str,
+        data_dir: str | Path,
+        clock: Callable[[], datetime] = system_clock,
+    ) -> Office:
+        return cls(sop=sop, engine=create_engine(database_url), files=FileStore(data_dir), clock=clock)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.files)
+
+    def now(self) -> datetime:
+        moment = self.clock()
+        if moment.tzinfo is None:
+            raise ValueError("the office clock must return aware datetimes")
+        return moment
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,297 @@
+"""The office roster: read the staff CSV, check every row, and import it (all or nothing)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import delete, select
+
+from suratbot.services.office import Office
+from suratbot.storage.models import AuditEvent, Staff, StaffRole, Unit, UnitVerifier
+from suratbot.workflow.sop import Sop
+
+COLUMNS = ("nip", "nama", "jabatan", "unit", "peran", "telepon")
+_NIP_RE = re.compile(r"^\d{8,20}$")
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    nip: str
+    nama: str
+    jabatan: str
+    unit: str
+    roles: frozenset[str]
+    telepon: str  # E.164
+
+
+@dataclass(frozen=True)
+class RosterProblem:
+    line: int  # 1 is the header; 0 means the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        return f"baris {self.line}: {self.message}" if self.line else self.message
+
+
+class RosterError(Exception):
+    """The file has problems; nothing was imported. Every problem is listed with its line number."""
+
+    def __init__(self, problems: list[RosterProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.line, p.message))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    not_in_file: list[str] = field(default_factory=list)  # NIPs in the database the file no longer lists
+    units: int = 0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.created)} pegawai baru",
+            f"{len(self.updated)} diperbarui",
+            f"{len(self.unchanged)} tidak berubah",
+            f"{self.units} unit",
+        ]
+        text = "Impor selesai: " + ", ".join(parts) + "."
+        if self.not_in_file:
+            text += (
+                f"\n{len(self.not_in_file)} pegawai di basis data tidak ada di berkas ini (dibiarkan apa adanya): "
+                + ", ".join(self.not_in_file)
+            )
+        return text
+
+
+def normalise_phone(raw: str) -> str | None:
+    """`0812-3456-7890`, `+62 812 3456 7890` or `6281234567890` -> `+6281234567890`; None if not a valid number."""
+    text = re.sub(r"[\s\-().]", "", raw or "")
+    if not text:
+        return None
+    if text.startswith("62") and not text.startswith("+"):
+        text = "+" + text
+    try:
+        number = phonenumbers.parse(text, "ID")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_unit(raw: str) -> str:
+    """`Bidang  Pelayanan/ Seksi A` -> `Bidang Pelayanan / Seksi A` (a unit path, parent first)."""
+    return " / ".join(" ".join(part.split()) for part in raw.split("/") if part.strip())
+
+
+def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
+    """Every row of the CSV, checked; RosterError lists every bad row by line number."""
+    problems: list[RosterProblem] = []
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterError([RosterProblem(0, "berkas kosong: tidak ada baris judul")]) from None
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise RosterError([RosterProblem(1, f"kolom hilang: {', '.join(missing)} (judul harus: {','.join(COLUMNS)})")])
+    index = {name: header.index(name) for name in COLUMNS}
+    rows: list[RosterRow] = []
+    first_line_of_nip: dict[str, int] = {}
+    first_line_of_phone: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(header):
+            problems.append(RosterProblem(line, f"jumlah kolom {len(record)}, seharusnya {len(header)}"))
+            continue
+        value = {name: record[i].strip() for name, i in index.items()}
+        row_problems: list[str] = []
+        nip = re.sub(r"\s", "", value["nip"])
+        if not _NIP_RE.match(nip):
+            row_problems.append(f"NIP {value['nip']!r} tidak valid (8–20 angka)")
+        for name in ("nama", "jabatan", "unit"):
+            if not value[name]:
+                row_problems.append(f"kolom {name} kosong")
+        roles = frozenset(r.strip() for r in value["peran"].split(";") if r.strip())
+        if not roles:
+            row_problems.append("kolom peran kosong")
+        unknown = sorted(roles - set(sop.roles))
+        if unknown:
+            row_problems.append(f"peran tidak dikenal: {', '.join(unknown)} (yang dikenal: {', '.join(sop.roles)})")
+        phone = normalise_phone(value["telepon"])
+        if phone is None:
+            row_problems.append(f"nomor telepon {value['telepon']!r} tidak valid")
+        if nip and nip in first_line_of_nip:
+            row_problems.append(f"NIP {nip} ganda (sudah ada di baris {first_line_of_nip[nip]})")
+        if phone and phone in first_line_of_phone:
+            row_problems.append(f"nomor telepon {phone} ganda (sudah ada di baris {first_line_of_phone[phone]})")
+        if row_problems:
+            problems.extend(RosterProblem(line, p) for p in row_problems)
+            continue
+        assert phone is not None
+        first_line_of_nip[nip] = line
+        first_line_of_phone[phone] = line
+        rows.append(RosterRow(line, nip, value["nama"], value["jabatan"], normalise_unit(value["unit"]), roles, phone))
+    if not rows and not problems:
+        problems.append(RosterProblem(0, "berkas tidak berisi satu pegawai pun"))
+    if not problems:
+        _, chain_problems = verifier_chains(rows, sop)
+        problems.extend(chain_problems)
+        for role in sorted(sop.office_roles()):
+            if not any(role in r.roles for r in rows):
+                problems.append(RosterProblem(0, f"tidak ada pegawai dengan peran {role} ({sop.roles[role].name})"))
+    if problems:
+        raise RosterError(problems)
+    return rows
+
+
+def _ancestors(unit: str) -> list[str]:
+    """`A / B / C` -> [`A / B / C`, `A / B`, `A`]: a unit first, then the units it sits in."""
+    parts = unit.split(" / ")
+    return [" / ".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def verifier_chains(rows: list[RosterRow], sop: Sop) -> tuple[dict[str, dict[int, RosterRow]], list[RosterProblem]]:
+    """Each unit's verifier at each level: its own, or else that of the nearest unit it sits in."""
+    problems: list[RosterProblem] = []
+    direct: dict[tuple[str, int], list[RosterRow]] = defaultdict(list)
+    for row in rows:
+        for role in row.roles:
+            level = sop.roles[role].verifier_level
+            if level is not None:
+                direct[(row.unit, level)].append(row)
+    for (unit, level), holders in direct.items():
+        if len(holders) > 1:
+            lines = ", ".join(str(h.line) for h in holders)
+            problems.append(
+                RosterProblem(
+                    holders[1].line,
+                    f"unit {unit!r} punya lebih dari satu Verifikator {level} (baris {lines}); "
+                    "pisahkan ke sub-unit (contoh: 'Bidang X / Seksi Y')",
+                )
+            )
+    units = {row.unit for row in rows} | {a for row in rows for a in _ancestors(row.unit)}
+    chains: dict[str, dict[int, RosterRow]] = {}
+    for unit in sorted(units):
+        chain: dict[int, RosterRow] = {}
+        for level in sop.verifier_levels():
+            for candidate in _ancestors(unit):
+                if direct.get((candidate, level)):
+                    chain[level] = direct[(candidate, level)][0]
+                    break
+        chains[unit] = chain
+    for row in rows:
+        if not row.roles & sop.drafting_roles:
+            continue
+        for level in sop.verifier_levels():
+            if level not in chains[row.unit]:
+                role = sop.verifier_role(level)
+                problems.append(
+                    RosterProblem(
+                        row.line,
+                        f"unit {row.unit!r} tidak punya Verifikator {level} (peran {role}) untuk konseptor {row.nama}",
+                    )
+                )
+    return chains, problems
+
+
+async def import_roster(office: Office, text: str, *, now: datetime | None = None) -> ImportReport:
+    """Import the roster CSV in one transaction: people are matched by NIP, never duplicated."""
+    rows = parse_roster(text, office.sop)
+    chains, _ = verifier_chains(rows, office.sop)
+    now = now or office.now()
+    report = ImportReport()
+    async with office.uow() as uow:
+        session = uow.session
+        units: dict[str, Unit] = {u.name: u for u in (await session.scalars(select(Unit))).all()}
+        for name in sorted(chains):
+            if name not in units:
+                units[name] = Unit(name=name)
+                session.add(units[name])
+        await session.flush()
+        existing = {s.nip: s for s in (await session.scalars(select(Staff))).all()}
+        by_phone = {s.telepon: s for s in existing.values()}
+        listed = {row.nip for row in rows}
+        problems = [
+            RosterProblem(
+                row.line,
+                f"nomor telepon {row.telepon} sudah dipakai pegawai lain di basis data (NIP {by_phone[row.telepon].nip})",
+            )
+            for row in rows
+            if row.telepon in by_phone and by_phone[row.telepon].nip not in listed
+        ]
+        if problems:
+            raise RosterError(problems)
+        # Free every phone number that changes hands within this file before writing the new ones.
+        moving = {row.nip for row in rows if row.nip in existing and existing[row.nip].telepon != row.telepon}
+        for nip in moving:
+            existing[nip].telepon = f"pindah:{existing[nip].id}"
+        await session.flush()
+        for row in rows:
+            staff = existing.get(row.nip)
+            unit_id = units[row.unit].id
+            if staff is None:
+                staff = Staff(
+                    nip=row.nip,
+                    nama=row.nama,
+                    jabatan=row.jabatan,
+                    unit_id=unit_id,
+                    telepon=row.telepon,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                    role_rows=[StaffRole(role=r) for r in sorted(row.roles)],
+                )
+                session.add(staff)
+                existing[row.nip] = staff
+                report.created.append(row.nip)
+                continue
+            changed = (
+                staff.nama != row.nama
+                or staff.jabatan != row.jabatan
+                or staff.unit_id != unit_id
+                or row.nip in moving
+                or staff.roles != row.roles
+                or not staff.active
+            )
+            staff.nama, staff.jabatan, staff.unit_id, staff.telepon = row.nama, row.jabatan, unit_id, row.telepon
+            staff.active = True
+            if staff.roles != row.roles:
+                staff.role_rows = [StaffRole(role=r) for r in sorted(row.roles)]
+            if changed:
+                staff.updated_at = now
+                report.updated.append(row.nip)
+            else:
+                report.unchanged.append(row.nip)
+        await session.flush()
+        await session.execute(delete(UnitVerifier))
+        for name, chain in chains.items():
+            for level, holder in chain.items():
+                session.add(UnitVerifier(unit_id=units[name].id, level=level, staff_id=existing[holder.nip].id))
+        report.not_in_file = sorted(nip for nip in existing if nip not in listed)
+        report.units = len(chains)
+        session.add(
+            AuditEvent(
+                action="impor_pegawai",
+                details={
+                    "baru": len(report.created),
+                    "diperbarui": len(report.updated),
+                    "tidak_berubah": len(report.unchanged),
+                    "unit": report.units,
+                },
+                at=now,
+            )
+        )
+    return report

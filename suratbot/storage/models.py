@@ -1,0 +1,260 @@
+"""SQLAlchemy models of the office: staff, units, letters, file versions, audit log, outbox, numbers, prompts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no time zones) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_letter_id() -> str:
+    """A non-guessable letter id (128 random bits, URL-safe): it goes into the public QR link."""
+    return secrets.token_urlsafe(16)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Unit(Base):
+    """An organisational unit (Sekretariat, a Bidang, a Seksi); `a / b` names unit b inside unit a."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class UnitVerifier(Base):
+    """The unit's chain of verifiers: level 1 (Kasubag / Kasi), level 2 (Sekretaris / Kabid), ..."""
+
+    __tablename__ = "unit_verifiers"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+
+
+class Staff(Base):
+    """A person on the office roster."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nip: Mapped[str] = mapped_column(String(32), unique=True)
+    nama: Mapped[str] = mapped_column(String(200))
+    jabatan: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    telepon: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="joined")
+    role_rows: Mapped[list[StaffRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="StaffRole.role"
+    )
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(r.role for r in self.role_rows)
+
+
+class StaffRole(Base):
+    __tablename__ = "staff_roles"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ChannelBinding(Base):
+    """A chat account (Telegram user id, WhatsApp wa_id) bound to a roster member."""
+
+    __tablename__ = "channel_bindings"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(64))
+    bound_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+
+
+class Letter(Base):
+    """An outgoing letter (surat keluar) and where it stands in the SOP."""
+
+    __tablename__ = "letters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_letter_id)
+    perihal: Mapped[str] = mapped_column(Text)
+    tujuan: Mapped[str] = mapped_column(Text)
+    tembusan: Mapped[str | None] = mapped_column(Text)
+    sifat: Mapped[str] = mapped_column(String(20))
+    urgensi: Mapped[str] = mapped_column(String(20))
+    klasifikasi: Mapped[str] = mapped_column(String(40))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    drafter_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    state: Mapped[str] = mapped_column(String(40), index=True)
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    return_state: Mapped[str | None] = mapped_column(String(40))
+    nomor: Mapped[str | None] = mapped_column(String(120), unique=True)
+    letter_date: Mapped[date | None] = mapped_column(Date)
+    current_version: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file now in play
+    step_started_at: Mapped[datetime]
+    step_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    step_escalate_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every transition
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": revision}
+
+
+class FileVersion(Base):
+    """One version of a letter's file; the bytes live in the content-addressed store under DATA_DIR."""
+
+    __tablename__ = "file_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # konsep, revisi, anotasi, bernomor, ditandatangani
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str | None] = mapped_column(String(255))  # the user's name for it: display only
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Who did what to which letter, when, from which state to which, on which file version, and why."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[str | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # Plh / Plt
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(40))
+    to_state: Mapped[str | None] = mapped_column(String(40))
+    version_sha256: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OutboxMessage(Base):
+    """A notification to a person, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    letter_id: Mapped[str | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    actions: Mapped[list[Any]]  # action keys offered as buttons, e.g. ["setujui", "revisi"]
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64))
+    expected_state: Mapped[str | None] = mapped_column(String(40))  # the state the buttons are for
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class NumberCounter(Base):
+    """The last serial given in a numbering scope (a calendar year of the letter date)."""
+
+    __tablename__ = "number_counters"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_serial: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IssuedNumber(Base):
+    """Every letter number ever given; a cancelled one stays here as cancelled and is never reused."""
+
+    __tablename__ = "issued_numbers"
+    __table_args__ = (UniqueConstraint("scope", "serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    serial: Mapped[int] = mapped_column(Integer)
+    nomor: Mapped[str] = mapped_column(String(120), unique=True)
+    klasifikasi: Mapped[str] = mapped_column(String(40))
+    letter_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="aktif")  # aktif, dibatalkan
+    issued_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    issued_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+    cancel_note: Mapped[str | None] = mapped_column(Text)
+
+
+class PendingPrompt(Base):
+    """The bot is waiting on this person for text (a revision note, a passphrase, letter metadata)."""
+
+    __tablename__ = "pending_prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    letter_id: Mapped[str | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    expected_state: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]

@@ -1,0 +1,75 @@
+"""A letter's metadata as the tata naskah dinas defines it: perihal, tujuan, tembusan, sifat, urgensi, klasifikasi."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from suratbot.workflow.machine import Refusal
+
+SIFAT = ("Biasa", "Terbatas", "Rahasia", "Sangat Rahasia")
+URGENSI = ("Biasa", "Segera", "Sangat Segera")
+SECRET_SIFAT = frozenset({"Rahasia", "Sangat Rahasia"})
+# Kode klasifikasi arsip (Permendagri 83/2022): three digits, then dotted numeric parts, e.g. 500.16, 000.1.2.3
+KLASIFIKASI_RE = re.compile(r"^\d{3}(\.\d{1,3}){0,4}$")
+MAX_TEXT = 1000
+
+
+def normalise_choice(value: str, choices: tuple[str, ...]) -> str | None:
+    """`sangat  segera` -> `Sangat Segera`; None when it is not one of `choices`."""
+    folded = " ".join(value.split()).casefold()
+    for choice in choices:
+        if choice.casefold() == folded:
+            return choice
+    return None
+
+
+def check_klasifikasi(value: str) -> str:
+    code = value.strip()
+    if not KLASIFIKASI_RE.match(code):
+        raise Refusal(
+            "klasifikasi_salah",
+            f"Kode klasifikasi {value!r} tidak sesuai format (contoh: 500.16 atau 000.1.2.3).",
+        )
+    return code
+
+
+@dataclass(frozen=True)
+class LetterMeta:
+    perihal: str
+    tujuan: str
+    sifat: str
+    urgensi: str
+    klasifikasi: str
+    tembusan: str | None = None
+
+    def validated(self) -> LetterMeta:
+        """A normalised copy, or Refusal naming the field that is wrong (in Indonesian)."""
+        perihal = " ".join(self.perihal.split())
+        tujuan = " ".join(self.tujuan.split())
+        if not perihal:
+            raise Refusal("perihal_kosong", "Perihal surat wajib diisi.")
+        if not tujuan:
+            raise Refusal("tujuan_kosong", "Tujuan surat wajib diisi.")
+        for label, text in (("Perihal", perihal), ("Tujuan", tujuan), ("Tembusan", self.tembusan or "")):
+            if len(text) > MAX_TEXT:
+                raise Refusal("teks_terlalu_panjang", f"{label} terlalu panjang (paling banyak {MAX_TEXT} huruf).")
+        sifat = normalise_choice(self.sifat, SIFAT)
+        if sifat is None:
+            raise Refusal("sifat_salah", f"Sifat surat harus salah satu dari: {', '.join(SIFAT)}.")
+        urgensi = normalise_choice(self.urgensi, URGENSI)
+        if urgensi is None:
+            raise Refusal("urgensi_salah", f"Tingkat urgensi harus salah satu dari: {', '.join(URGENSI)}.")
+        tembusan = " ".join((self.tembusan or "").split()) or None
+        return LetterMeta(
+            perihal=perihal,
+            tujuan=tujuan,
+            sifat=sifat,
+            urgensi=urgensi,
+            klasifikasi=check_klasifikasi(self.klasifikasi),
+            tembusan=tembusan,
+        )
+
+    @property
+    def secret(self) -> bool:
+        return self.sifat in SECRET_SIFAT

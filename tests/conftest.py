@@ -73,9 +73,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     async def build() -> None:
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         await upgrade(engine)
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        await engine.dispose()
+        await engine.dispose()  # closing the last connection checkpoints the WAL into the file
 
     asyncio.run(build())
     return path
@@ -134,7 +132,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         async with engine.begin() as conn:
             tables = (
                 await conn.execute(
-                    text("select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'")
+                    text(
+                        "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
+                    )
                 )
             ).scalars()
             names = ", ".join(f'"{t}"' for t in tables)

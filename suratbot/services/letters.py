@@ -7,6 +7,7 @@ together. A refused action raises Refusal (an Indonesian sentence for the chat) 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -228,7 +229,7 @@ async def _store_version(
     uow: UnitOfWork, office: Office, letter_id: str, upload: Upload, kind: str, by: Staff | None, now: datetime
 ) -> FileVersion:
     check_upload(upload, office.max_file_bytes)
-    digest = uow.files.put(upload.data)
+    digest = await asyncio.to_thread(uow.files.put, upload.data)  # up to 20 MB: keep the event loop free
     version = FileVersion(
         letter_id=letter_id,
         sha256=digest,

@@ -1,0 +1,193 @@
+"""The `suratbot` command line: database migrations, roster import, SOP check, letter records and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from suratbot.bot.config import Settings
+from suratbot.services.notices import local_time
+from suratbot.services.office import Office
+from suratbot.services.roster import RosterError, import_roster
+from suratbot.storage import db
+from suratbot.storage.models import AuditEvent, Letter, Staff
+from suratbot.workflow.sop import SopConfigError, load_sop
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="suratbot",
+        description="Bot surat keluar (SOP pengelolaan surat keluar secara elektronik).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="PERINTAH")
+
+    dbp = sub.add_parser("db", help="basis data: migrasi skema")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="AKSI")
+    dbsub.add_parser("upgrade", help="jalankan migrasi Alembic sampai versi terbaru")
+    dbsub.add_parser("current", help="tampilkan versi skema basis data")
+
+    staff = sub.add_parser("staff", help="daftar pegawai (roster)")
+    staffsub = staff.add_subparsers(dest="staff_command", required=True, metavar="AKSI")
+    imp = staffsub.add_parser("import", help="impor CSV nip,nama,jabatan,unit,peran,telepon")
+    imp.add_argument("file", type=Path)
+    staffsub.add_parser("list", help="tampilkan pegawai, unit dan peran")
+
+    sop = sub.add_parser("sop", help="SOP sebagai data")
+    sopsub = sop.add_subparsers(dest="sop_command", required=True, metavar="AKSI")
+    check = sopsub.add_parser("check", help="periksa berkas SOP (bawaan bila tidak disebut)")
+    check.add_argument("file", type=Path, nargs="?")
+
+    letter = sub.add_parser("letter", help="tampilkan satu surat dan jejak auditnya")
+    letter.add_argument("letter_id")
+
+    demo = sub.add_parser("demo", help="jalankan seluruh SOP untuk satu surat di mesin ini")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="folder hasil (default: demo-output)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"Pengaturan tidak valid:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except SopConfigError as exc:
+        print(f"Berkas SOP tidak valid — {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return EXIT_FAIL
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "sop":
+        return _sop_check(args.file if args.file else settings.sop_file)
+    if args.command == "demo":
+        from suratbot.bot.demo import run_demo
+
+        await run_demo(settings.load_sop(), args.out, sys.stdout)
+        return EXIT_OK
+    office = Office.open(settings.load_sop(), settings.database_url, settings.data_dir)
+    try:
+        if args.command == "db":
+            return await _db(office, args.db_command)
+        if args.command == "staff":
+            if args.staff_command == "import":
+                return await _staff_import(office, args.file)
+            return await _staff_list(office)
+        if args.command == "letter":
+            return await _letter(office, args.letter_id)
+    finally:
+        await office.close()
+    return EXIT_USAGE  # pragma: no cover - argparse rejects anything else
+
+
+def _sop_check(path: Path | None) -> int:
+    sop = load_sop(path)
+    print(f"SOP {sop.code} {sop.name} — {sop.office} ({sop.source}): valid.")
+    for state in sop.states.values():
+        minutes = f"{state.standard_minutes} menit" if state.standard_minutes else "tanpa standar waktu"
+        holder = str(state.holder) if state.holder else "selesai"
+        print(f"  {state.key:<14} {state.name:<18} pemegang {holder:<16} {minutes}")
+    print(f"  nomor: {sop.numbering.format} (unit {sop.numbering.unit})")
+    return EXIT_OK
+
+
+async def _db(office: Office, action: str) -> int:
+    where = db.describe(str(office.engine.url.render_as_string(hide_password=False)))
+    if action == "upgrade":
+        await db.upgrade(office.engine)
+        print(f"Skema basis data mutakhir (versi {db.head_revision()}) di {where['url']}.")
+        return EXIT_OK
+    current = await db.current_revision(office.engine)
+    head = db.head_revision()
+    state = "mutakhir" if current == head else f"perlu `suratbot db upgrade` (terbaru: {head})"
+    print(f"Versi skema: {current or 'belum ada'} — {state}.")
+    return EXIT_OK if current == head else EXIT_FAIL
+
+
+async def _require_schema(office: Office) -> bool:
+    if await db.current_revision(office.engine) != db.head_revision():
+        print("Skema basis data belum mutakhir: jalankan `suratbot db upgrade` dahulu.", file=sys.stderr)
+        return False
+    return True
+
+
+async def _staff_import(office: Office, path: Path) -> int:
+    try:
+        text = path.read_text("utf-8-sig")
+    except OSError as exc:
+        print(f"Tidak bisa membaca {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except UnicodeDecodeError:
+        print(f"{path} bukan teks UTF-8; simpan ulang sebagai CSV UTF-8.", file=sys.stderr)
+        return EXIT_FAIL
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    try:
+        report = await import_roster(office, text)
+    except RosterError as exc:
+        print(f"Tidak ada yang diimpor: {len(exc.problems)} masalah di {path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_FAIL
+    print(report.summary())
+    return EXIT_OK
+
+
+async def _staff_list(office: Office) -> int:
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    async with office.uow() as uow:
+        staff = (await uow.session.scalars(select(Staff).order_by(Staff.id))).all()
+    for s in staff:
+        status = "" if s.active else " (nonaktif)"
+        print(
+            f"{s.nip}  {s.nama:<28} {s.jabatan:<40} {s.unit.name:<50} {';'.join(sorted(s.roles)):<24} {s.telepon}{status}"
+        )
+    print(f"{len(staff)} pegawai.")
+    return EXIT_OK
+
+
+async def _letter(office: Office, letter_id: str) -> int:
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    async with office.uow() as uow:
+        letter = await uow.session.get(Letter, letter_id)
+        if letter is None:
+            print(f"Surat {letter_id} tidak ditemukan.", file=sys.stderr)
+            return EXIT_FAIL
+        events = (
+            await uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.letter_id == letter_id).order_by(AuditEvent.id)
+            )
+        ).all()
+        names = {s.id: s.nama for s in (await uow.session.scalars(select(Staff))).all()}
+    sop = office.sop
+    print(f"Surat {letter.id}: {letter.perihal}")
+    print(f"  tujuan {letter.tujuan}; sifat {letter.sifat}; urgensi {letter.urgensi}; klasifikasi {letter.klasifikasi}")
+    print(
+        f"  nomor {letter.nomor or '-'}; tahap {sop.states[letter.state].name}; pemegang {names.get(letter.holder_id or 0, '-')}"
+    )
+    if letter.step_due_at:
+        print(f"  batas tahap ini: {local_time(sop, letter.step_due_at)}")
+    for e in events:
+        note = f" — {e.note}" if e.note else ""
+        print(
+            f"  {local_time(sop, e.at)}  {names.get(e.actor_id or 0, '-'):<24} {e.action:<13} {e.from_state or '-'} → {e.to_state or '-'}{note}"
+        )
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -699,7 +699,7 @@ def test_holder_spec_parse_errors_name_the_given_key() -> None:
     assert info.value.key == "states.x.holder"
 
 
-# -- bugs found while writing these tests ---------------------------------------------------------------
+# -- regressions: bugs these tests found (now fixed) ---------------------------------------------------
 
 
 def _add_state_only_reachable_by_revise(d: Data) -> None:
@@ -709,11 +709,6 @@ def _add_state_only_reachable_by_revise(d: Data) -> None:
     d["transitions"][T_REVISI]["from"].append("verifikasi_3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sop._check_reachable treats a resubmit as reaching every state with a revise transition, "
-    "so a state that nothing leads to passes as reachable when it can ask for a revision",
-)
 def test_state_reachable_only_through_its_own_revise_is_unreachable(data: Data) -> None:
     _add_state_only_reachable_by_revise(data)
     with pytest.raises(SopConfigError) as info:
@@ -721,11 +716,6 @@ def test_state_reachable_only_through_its_own_revise_is_unreachable(data: Data) 
     assert info.value.key == "states.verifikasi_3"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: HolderSpec.parse uses str.isdigit(), true for '²', then int('²') raises a bare ValueError "
-    "with no .key instead of SopConfigError",
-)
 def test_holder_verifier_superscript_digit_is_a_config_error(data: Data) -> None:
     data["states"]["verifikasi_1"]["holder"] = "verifier:²"
     with pytest.raises(SopConfigError) as info:
@@ -733,10 +723,6 @@ def test_holder_verifier_superscript_digit_is_a_config_error(data: Data) -> None
     assert info.value.key == "states.verifikasi_1.holder"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: HolderSpec.parse accepts non-ASCII digits ('verifier:١' becomes level 1)",
-)
 def test_holder_verifier_arabic_indic_digit_is_a_config_error(data: Data) -> None:
     data["states"]["verifikasi_1"]["holder"] = "verifier:١"
     with pytest.raises(SopConfigError) as info:
@@ -744,11 +730,6 @@ def test_holder_verifier_arabic_indic_digit_is_a_config_error(data: Data) -> Non
     assert info.value.key == "states.verifikasi_1.holder"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: sop._KEY_RE uses re.match with '$', which also matches before a trailing newline, "
-    "so keys such as 'kasir\\n' are accepted (use fullmatch or \\Z)",
-)
 def test_key_with_trailing_newline_is_refused(data: Data) -> None:
     data["roles"]["kasir\n"] = {"name": "Kasir"}
     with pytest.raises(SopConfigError) as info:
@@ -762,11 +743,6 @@ def test_key_with_trailing_newline_is_refused(data: Data) -> None:
         pytest.param("{klasifikasi}/{urut:{nomor}}/{unit}", id="nested-unknown-field"),
         pytest.param("{klasifikasi:d}/{urut}/{unit}", id="int-spec-on-text-field"),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_sop only checks top-level field names of numbering.format; a template that the "
-    "loader accepts can still raise KeyError/ValueError/AttributeError in NumberingRule.render",
 )
 def test_numbering_format_that_cannot_render_is_refused_at_load(data: Data, fmt: str) -> None:
     data["numbering"]["format"] = fmt

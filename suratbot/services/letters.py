@@ -40,7 +40,7 @@ from suratbot.storage.models import (
     UnitVerifier,
 )
 from suratbot.storage.uow import UnitOfWork
-from suratbot.workflow.letter import LetterMeta, check_klasifikasi
+from suratbot.workflow.letter import SECRET_SIFAT, LetterMeta, check_klasifikasi
 from suratbot.workflow.machine import Actor, LetterFacts, Move, Refusal, decide, first_move
 from suratbot.workflow.sop import HolderSpec, Sop
 
@@ -580,8 +580,9 @@ async def dispatch(
             expected_state=expected_state,
             details={"jalur": route},
         )
+        addressee = "tujuannya" if letter.sifat in SECRET_SIFAT else letter.tujuan  # no preview of a secret letter
         text = (
-            f"\u2705 {letter_heading(letter)} telah dikirim ke {letter.tujuan} melalui "
+            f"\u2705 {letter_heading(letter)} telah dikirim ke {addressee} melalui "
             f"{DISPATCH_ROUTES[route]} oleh {person(actor)}."
         )
         _queue(uow, letter, [plain_notice(step.drafter, "terkirim", text)], actor=actor, now=now)

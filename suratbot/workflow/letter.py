@@ -11,7 +11,7 @@ SIFAT = ("Biasa", "Terbatas", "Rahasia", "Sangat Rahasia")
 URGENSI = ("Biasa", "Segera", "Sangat Segera")
 SECRET_SIFAT = frozenset({"Rahasia", "Sangat Rahasia"})
 # Kode klasifikasi arsip (Permendagri 83/2022): three digits, then dotted numeric parts, e.g. 500.16, 000.1.2.3
-KLASIFIKASI_RE = re.compile(r"^\d{3}(\.\d{1,3}){0,4}$")
+KLASIFIKASI_RE = re.compile(r"[0-9]{3}(\.[0-9]{1,3}){0,4}")
 MAX_TEXT = 1000
 
 
@@ -26,7 +26,7 @@ def normalise_choice(value: str, choices: tuple[str, ...]) -> str | None:
 
 def check_klasifikasi(value: str) -> str:
     code = value.strip()
-    if not KLASIFIKASI_RE.match(code):
+    if not KLASIFIKASI_RE.fullmatch(code):
         raise Refusal(
             "klasifikasi_salah",
             f"Kode klasifikasi {value!r} tidak sesuai format (contoh: 500.16 atau 000.1.2.3).",

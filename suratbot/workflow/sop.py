@@ -46,7 +46,7 @@ class HolderSpec:
             return cls("drafter")
         if text.startswith("verifier:"):
             level = text.removeprefix("verifier:")
-            if not level.isdigit() or int(level) < 1:
+            if not re.fullmatch(r"[1-9][0-9]*", level):
                 raise SopConfigError(key, f"verifier level must be a positive number, got {text!r}")
             return cls("verifier", level=int(level))
         if text.startswith("role:") and text.removeprefix("role:"):
@@ -233,8 +233,10 @@ def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
         escalate = _minutes(body, f"{path}.escalate_after_minutes")
         if escalate is not None and standard is not None and escalate < standard:
             raise SopConfigError(f"{path}.escalate_after_minutes", "must not be shorter than standard_minutes")
-        if final and (standard is not None or escalate is not None):
+        if final and standard is not None:
             raise SopConfigError(f"{path}.standard_minutes", "a final state has no standard time")
+        if final and escalate is not None:
+            raise SopConfigError(f"{path}.escalate_after_minutes", "a final state has no escalation")
         step = body.get("sop_step")
         if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 1):
             raise SopConfigError(f"{path}.sop_step", "must be a positive whole number")
@@ -289,6 +291,10 @@ def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
     if "urut" not in fields:
         raise SopConfigError("numbering.format", "must contain {urut}, the serial number")
     numbering = NumberingRule(fmt, _str(numbering_data, "numbering.unit", default=_str(meta, "sop.office_code")))
+    try:
+        numbering.render(klasifikasi="000.1", serial=1, letter_date=date(2000, 1, 1))
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise SopConfigError("numbering.format", f"cannot render a number: {exc!r}") from exc
 
     try:
         calendar = OfficeCalendar.from_config(_table(data, "calendar"))
@@ -376,22 +382,25 @@ def _transition(
 
 
 def _check_reachable(states: Mapping[str, State], transitions: tuple[Transition, ...], initial: str) -> None:
-    """Every state must be reachable from the initial one (a resubmit may reach any reviewed state)."""
-    revised_from = {s for t in transitions if t.kind == "revise" for s in t.sources}
+    """Every state is reachable from the initial one, and every open state has a way out.
+
+    A resubmit only ever leads back to a state already reached (the reviewer who asked, or the first review
+    state), so it adds nothing to reachability.
+    """
     reached = {initial}
     frontier = [initial]
     while frontier:
         current = frontier.pop()
         for t in transitions:
-            if current not in t.sources:
-                continue
-            targets = revised_from if t.kind == "resubmit" else {t.target} if t.target else set()
-            for nxt in targets - reached:
-                reached.add(nxt)
-                frontier.append(nxt)
+            if current in t.sources and t.target and t.target not in reached:
+                reached.add(t.target)
+                frontier.append(t.target)
     for key in states:
         if key not in reached:
             raise SopConfigError(f"states.{key}", "unreachable from the initial state")
+    for key, state in states.items():
+        if not state.final and not any(key in t.sources for t in transitions):
+            raise SopConfigError(f"states.{key}", "no transition leaves this state, and it is not final")
 
 
 def _only_keys(table: Mapping[str, Any], path: str, allowed: set[str]) -> None:
@@ -432,5 +441,5 @@ def _minutes(table: Mapping[str, Any], path: str) -> int | None:
 
 
 def _check_key(key: str, path: str) -> None:
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         raise SopConfigError(path, "keys are lower-case letters, digits and underscores")

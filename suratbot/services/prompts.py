@@ -1,0 +1,73 @@
+"""Pending prompts: the bot waits on a person for text (a revision note, a passphrase, letter metadata).
+
+Kept in the database so a conversation survives a restart and works the same on every channel. A person
+has at most one pending prompt; asking again replaces it. A prompt past its time is gone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from suratbot.services.office import Office
+from suratbot.storage.models import PendingPrompt
+
+DEFAULT_TTL = timedelta(minutes=30)
+
+
+async def ask(
+    office: Office,
+    staff_id: int,
+    kind: str,
+    *,
+    letter_id: str | None = None,
+    expected_state: str | None = None,
+    payload: dict[str, Any] | None = None,
+    ttl: timedelta | None = DEFAULT_TTL,
+    now: datetime | None = None,
+) -> PendingPrompt:
+    """Wait on `staff_id` for text of `kind` (replacing whatever they were asked before)."""
+    now = now or office.now()
+    async with office.uow() as uow:
+        await uow.session.execute(delete(PendingPrompt).where(PendingPrompt.staff_id == staff_id))
+        prompt = PendingPrompt(
+            staff_id=staff_id,
+            kind=kind,
+            letter_id=letter_id,
+            expected_state=expected_state,
+            payload=payload or {},
+            created_at=now,
+            expires_at=now + ttl if ttl else None,
+        )
+        uow.session.add(prompt)
+    return prompt
+
+
+async def pending(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
+    """What the bot waits on this person for, if anything (an expired prompt is removed and ignored)."""
+    return await _find(office, staff_id, now=now or office.now(), remove=False)
+
+
+async def take(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
+    """The pending prompt, removed: the person's next text answers it exactly once."""
+    return await _find(office, staff_id, now=now or office.now(), remove=True)
+
+
+async def clear(office: Office, staff_id: int) -> None:
+    async with office.uow() as uow:
+        await uow.session.execute(delete(PendingPrompt).where(PendingPrompt.staff_id == staff_id))
+
+
+async def _find(office: Office, staff_id: int, *, now: datetime, remove: bool) -> PendingPrompt | None:
+    async with office.uow() as uow:
+        prompt = (
+            await uow.session.execute(select(PendingPrompt).where(PendingPrompt.staff_id == staff_id).with_for_update())
+        ).scalar_one_or_none()
+        if prompt is None:
+            return None
+        expired = prompt.expires_at is not None and prompt.expires_at <= now
+        if expired or remove:
+            await uow.session.delete(prompt)
+        return None if expired else prompt

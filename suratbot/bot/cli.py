@@ -73,9 +73,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "sop":
         return _sop_check(args.file if args.file else settings.sop_file)
     if args.command == "demo":
-        from suratbot.bot.demo import run_demo
+        from suratbot.bot.demo import DemoFolderError, run_demo
 
-        await run_demo(settings.load_sop(), args.out, sys.stdout)
+        try:
+            await run_demo(settings.load_sop(), args.out, sys.stdout)
+        except DemoFolderError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_FAIL
         return EXIT_OK
     office = Office.open(settings.load_sop(), settings.database_url, settings.data_dir)
     try:
@@ -126,8 +130,11 @@ async def _require_schema(office: Office) -> bool:
 async def _staff_import(office: Office, path: Path) -> int:
     try:
         text = path.read_text("utf-8-sig")
-    except OSError as exc:
-        print(f"Tidak bisa membaca {path}: {exc.strerror or exc}", file=sys.stderr)
+    except FileNotFoundError:
+        print(f"Berkas {path} tidak ditemukan.", file=sys.stderr)
+        return EXIT_FAIL
+    except OSError:
+        print(f"Berkas {path} tidak bisa dibaca (periksa izin aksesnya).", file=sys.stderr)
         return EXIT_FAIL
     except UnicodeDecodeError:
         print(f"{path} bukan teks UTF-8; simpan ulang sebagai CSV UTF-8.", file=sys.stderr)

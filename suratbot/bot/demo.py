@@ -60,11 +60,30 @@ def _start_moment(sop: Sop, real_now: datetime) -> datetime:
         day += timedelta(days=1)
 
 
+DEMO_MARKERS = ("suratbot.db", "jejak-audit.csv")
+
+
+class DemoFolderError(Exception):
+    pass
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Make `out_dir` empty: a missing or empty folder, or an earlier demo's output; never anything else."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise DemoFolderError(f"{out_dir} bukan folder.")
+        if any(out_dir.iterdir()):
+            if not all((out_dir / marker).exists() for marker in DEMO_MARKERS):
+                raise DemoFolderError(
+                    f"Folder {out_dir} berisi berkas lain dan bukan hasil demo sebelumnya; pilih folder lain dengan --out."
+                )
+            shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
 async def run_demo(sop: Sop, out_dir: Path, out: TextIO, *, real_now: datetime | None = None) -> Path:
     """Run the demo into `out_dir` (replaced if it exists); returns the path of the audit log CSV."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    prepare_out_dir(out_dir)
     clock = DemoClock(_start_moment(sop, real_now or datetime.now(UTC)))
     office = Office.open(sop, f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}", out_dir / "data", clock=clock)
     t = Transcript(out)

@@ -17,7 +17,9 @@ from suratbot.storage.models import AuditEvent, Staff, StaffRole, Unit, UnitVeri
 from suratbot.workflow.sop import Sop
 
 COLUMNS = ("nip", "nama", "jabatan", "unit", "peran", "telepon")
-_NIP_RE = re.compile(r"^\d{8,20}$")
+_NIP_RE = re.compile(r"[0-9]{8,20}")
+_PHONE_RE = re.compile(r"\+?[0-9]{6,16}")
+MAX_TEXT = 200  # the width of nama, jabatan and unit in the database
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class ImportReport:
 def normalise_phone(raw: str) -> str | None:
     """`0812-3456-7890`, `+62 812 3456 7890` or `6281234567890` -> `+6281234567890`; None if not a valid number."""
     text = re.sub(r"[\s\-().]", "", raw or "")
-    if not text:
+    if not _PHONE_RE.fullmatch(text):  # no letters: phonenumbers would read them as vanity digits
         return None
     if text.startswith("62") and not text.startswith("+"):
         text = "+" + text
@@ -119,11 +121,16 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
         value = {name: record[i].strip() for name, i in index.items()}
         row_problems: list[str] = []
         nip = re.sub(r"\s", "", value["nip"])
-        if not _NIP_RE.match(nip):
+        if not _NIP_RE.fullmatch(nip):
             row_problems.append(f"NIP {value['nip']!r} tidak valid (8–20 angka)")
+        value["unit"] = normalise_unit(value["unit"])
         for name in ("nama", "jabatan", "unit"):
             if not value[name]:
                 row_problems.append(f"kolom {name} kosong")
+            elif len(value[name]) > MAX_TEXT:
+                row_problems.append(
+                    f"kolom {name} terlalu panjang ({len(value[name])} huruf, paling banyak {MAX_TEXT})"
+                )
         roles = frozenset(r.strip() for r in value["peran"].split(";") if r.strip())
         if not roles:
             row_problems.append("kolom peran kosong")
@@ -137,13 +144,15 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
             row_problems.append(f"NIP {nip} ganda (sudah ada di baris {first_line_of_nip[nip]})")
         if phone and phone in first_line_of_phone:
             row_problems.append(f"nomor telepon {phone} ganda (sudah ada di baris {first_line_of_phone[phone]})")
+        if nip:
+            first_line_of_nip.setdefault(nip, line)
+        if phone:
+            first_line_of_phone.setdefault(phone, line)
         if row_problems:
             problems.extend(RosterProblem(line, p) for p in row_problems)
             continue
         assert phone is not None
-        first_line_of_nip[nip] = line
-        first_line_of_phone[phone] = line
-        rows.append(RosterRow(line, nip, value["nama"], value["jabatan"], normalise_unit(value["unit"]), roles, phone))
+        rows.append(RosterRow(line, nip, value["nama"], value["jabatan"], value["unit"], roles, phone))
     if not rows and not problems:
         problems.append(RosterProblem(0, "berkas tidak berisi satu pegawai pun"))
     if not problems:

@@ -54,8 +54,14 @@ NAMING = {
 
 
 def new_letter_id() -> str:
-    """A non-guessable letter id (128 random bits, URL-safe): it goes into the public QR link."""
-    return secrets.token_urlsafe(16)
+    """A non-guessable letter id (128 random bits, URL-safe): it goes into the public QR link.
+
+    It never starts with `-` or `_`, so it can be typed as a command-line argument.
+    """
+    while True:
+        token = secrets.token_urlsafe(16)
+        if token[0].isalnum():
+            return token
 
 
 class Base(DeclarativeBase):

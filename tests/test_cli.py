@@ -1,0 +1,482 @@
+"""Tests for the `suratbot` command line, driven in-process through `main([...])` (plus one real console script run).
+
+`main` calls asyncio.run itself, so these are plain synchronous tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from suratbot.bot.cli import main
+from suratbot.bot.demo import _start_moment
+from suratbot.storage.db import create_engine
+from suratbot.workflow.sop import DEFAULT_SOP_RESOURCE, load_sop
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_ROSTER = ROOT / "suratbot" / "data" / "roster_contoh.csv"
+SHIPPED_SOP = ROOT / "suratbot" / "workflow" / DEFAULT_SOP_RESOURCE
+# Settings that would change what the commands do, were they set in the environment running the tests.
+SETTINGS_ENV = (
+    "DATABASE_URL",
+    "DATA_DIR",
+    "TIMEZONE",
+    "SOP_FILE",
+    "PUBLIC_URL",
+    "WEB_PORT",
+    "TELEGRAM_BOT_TOKEN",
+    "WHATSAPP_ACCESS_TOKEN",
+)
+DEMO_ACTIONS = [
+    "buat",
+    "ajukan",
+    "setujui",
+    "revisi",
+    "ajukan_ulang",
+    "setujui",
+    "beri_nomor",
+    "tandatangani",
+    "kirim",
+]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    """Runs `suratbot ARGS` in this process against a SQLite file under tmp_path."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.tmp = tmp_path
+        self.db = tmp_path / "x.db"
+        self._monkeypatch = monkeypatch
+        self._capsys = capsys
+        for name in SETTINGS_ENV:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)  # no .env of the developer's is read
+        self.use_database(f"sqlite+aiosqlite:///{self.db}")
+        monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+
+    def use_database(self, url: str) -> None:
+        self._monkeypatch.setenv("DATABASE_URL", url)
+
+    def setenv(self, name: str, value: str) -> None:
+        self._monkeypatch.setenv(name, value)
+
+    def __call__(self, *args: str | Path) -> Result:
+        self._capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = self._capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    def write(self, name: str, content: str | bytes) -> Path:
+        path = self.tmp / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(tmp_path, monkeypatch, capsys)
+
+
+@pytest.fixture
+def migrated(cli: Cli) -> Cli:
+    assert cli("db", "upgrade").code == 0
+    return cli
+
+
+def example_roster() -> str:
+    return resources.files("suratbot.data").joinpath("roster_contoh.csv").read_text("utf-8")
+
+
+# --- db ----------------------------------------------------------------------------------------------------
+
+
+def test_db_upgrade_then_current(cli: Cli) -> None:
+    before = cli("db", "current")
+    assert before.code == 1
+    assert "belum ada" in before.out
+    assert "suratbot db upgrade" in before.out
+
+    up = cli("db", "upgrade")
+    assert up.code == 0, up.err
+    match = re.search(r"Skema basis data mutakhir \(versi (\w+)\)", up.out)
+    assert match, up.out
+    version = match.group(1)
+    assert str(cli.db) in up.out
+    assert cli.db.exists()
+
+    current = cli("db", "current")
+    assert current.code == 0, current.err
+    assert current.out.strip() == f"Versi skema: {version} — mutakhir."
+
+    again = cli("db", "upgrade")  # upgrading an up-to-date database is harmless
+    assert again.code == 0
+    assert cli("db", "current").out == current.out
+
+
+@pytest.mark.parametrize("command", [("staff", "import", EXAMPLE_ROSTER), ("staff", "list"), ("letter", "abc")])
+def test_commands_before_db_upgrade_say_to_run_it(cli: Cli, command: tuple[str, ...]) -> None:
+    result = cli(*command)
+    assert result.code == 1
+    assert "jalankan `suratbot db upgrade`" in result.err
+    assert result.out == ""
+
+
+# --- staff -------------------------------------------------------------------------------------------------
+
+
+def test_staff_import_of_the_example_roster(migrated: Cli) -> None:
+    result = migrated("staff", "import", EXAMPLE_ROSTER)
+    assert result.code == 0, result.err
+    assert result.out.strip() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 7 unit."
+    assert result.err == ""
+
+    again = migrated("staff", "import", EXAMPLE_ROSTER)
+    assert again.code == 0
+    assert again.out.strip() == "Impor selesai: 0 pegawai baru, 0 diperbarui, 11 tidak berubah, 7 unit."
+
+
+def test_staff_import_reports_people_no_longer_in_the_file(migrated: Cli) -> None:
+    assert migrated("staff", "import", EXAMPLE_ROSTER).code == 0
+    lines = example_roster().splitlines()
+    fewer = migrated.write("fewer.csv", "\n".join(lines[:-1]) + "\n")  # without Fajar Nugraha
+    result = migrated("staff", "import", fewer)
+    assert result.code == 0
+    assert "1 pegawai di basis data tidak ada di berkas ini" in result.out
+    assert "199603032020121011" in result.out
+
+
+def test_staff_import_of_a_bad_csv_lists_every_problem_and_imports_nothing(migrated: Cli) -> None:
+    lines = example_roster().splitlines()
+    bad = migrated.write(
+        "buruk.csv",
+        "\n".join(
+            [
+                *lines[:3],  # header, lines 2-3
+                "199001012015031100,Budi,Staf,Sekretariat,konseptor,12345",  # 4: bad phone
+                *lines[3:6],  # 5-7
+                "199001012015031101,Cecep,Staf,Sekretariat,kepala_bidang,081230000001",  # 8: unknown role
+                "19900101201503110X,Dadang,Staf,Sekretariat,konseptor,081230000002",  # 9: NIP with letters
+                "199001012015031103,Euis,Staf,Sekretariat",  # 10: columns missing
+                *lines[6:],  # 11-15
+            ]
+        )
+        + "\n",
+    )
+    result = migrated("staff", "import", bad)
+    assert result.code == 1
+    assert result.out == ""
+    assert f"Tidak ada yang diimpor: 4 masalah di {bad}:" in result.err
+    problem_lines = [line.strip() for line in result.err.splitlines()[1:]]
+    assert re.findall(r"^  baris (\d+): ", result.err, re.MULTILINE) == ["4", "8", "9", "10"]
+    assert "'12345' tidak valid" in problem_lines[0]
+    assert "kepala_bidang" in problem_lines[1]
+    assert "19900101201503110X" in problem_lines[2]
+    assert "jumlah kolom 4, seharusnya 6" in problem_lines[3]
+
+    listing = migrated("staff", "list")
+    assert listing.code == 0
+    assert listing.out.strip() == "0 pegawai."
+
+
+def test_staff_import_of_a_file_missing_a_column_names_it(migrated: Cli) -> None:
+    rows = [",".join(line.split(",")[:5]) for line in example_roster().splitlines()]
+    result = migrated("staff", "import", migrated.write("tanpa-telepon.csv", "\n".join(rows) + "\n"))
+    assert result.code == 1
+    assert "baris 1: kolom hilang: telepon" in result.err
+
+
+def test_staff_import_of_an_empty_file(migrated: Cli) -> None:
+    result = migrated("staff", "import", migrated.write("kosong.csv", ""))
+    assert result.code == 1
+    assert "berkas kosong" in result.err
+
+
+def test_staff_import_of_a_missing_file(migrated: Cli) -> None:
+    missing = migrated.tmp / "tidak-ada.csv"
+    result = migrated("staff", "import", missing)
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err == f"Berkas {missing} tidak ditemukan.\n"
+    assert "Traceback" not in result.err
+
+
+def test_staff_import_of_a_file_that_is_not_utf8(migrated: Cli) -> None:
+    latin1 = example_roster().replace("Dedi Kurniawan", "Dédi Kurniawan").encode("latin-1")
+    result = migrated("staff", "import", migrated.write("latin1.csv", latin1))
+    assert result.code == 1
+    assert "bukan teks UTF-8" in result.err
+
+
+def test_staff_import_accepts_a_utf8_bom(migrated: Cli) -> None:
+    path = migrated.write("bom.csv", "\ufeff" + example_roster())
+    result = migrated("staff", "import", path)
+    assert result.code == 0, result.err
+    assert "11 pegawai baru" in result.out
+
+
+def test_staff_list(migrated: Cli) -> None:
+    assert migrated("staff", "import", EXAMPLE_ROSTER).code == 0
+    result = migrated("staff", "list")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[-1] == "11 pegawai."
+    assert len(lines) == 12
+    yusuf = next(line for line in lines if "Yusuf Maulana" in line)
+    assert yusuf.startswith("198806182010011005")
+    assert "Sekretariat / Subbagian Umum dan Kepegawaian" in yusuf
+    assert "admin;pengelola" in yusuf
+    assert yusuf.endswith("+6281220000005")
+    assert all(re.search(r"\+62\d{9,12}$", line) for line in lines[:-1])
+
+
+# --- sop ---------------------------------------------------------------------------------------------------
+
+
+def test_sop_check_of_the_shipped_sop(cli: Cli) -> None:
+    result = cli("sop", "check")
+    assert result.code == 0, result.err
+    assert "SOP 1.2.12 Pengelolaan Surat Keluar Secara Elektronik" in result.out
+    assert "valid." in result.out
+    assert re.search(r"penomoran\s+Penomoran\s+pemegang role:pengelola\s+10 menit", result.out)
+    assert re.search(r"tanda_tangan\s+Tanda tangan\s+pemegang role:kepala\s+tanpa standar waktu", result.out)
+    assert "nomor: {klasifikasi}/{urut}/{unit}/{tahun} (unit DPMPTSP)" in result.out
+
+    named = cli("sop", "check", SHIPPED_SOP)
+    assert named.code == 0
+    assert str(SHIPPED_SOP) in named.out
+
+
+def broken_sop(replace: str, by: str) -> str:
+    shipped = SHIPPED_SOP.read_text("utf-8")
+    assert shipped.count(replace) == 1
+    return shipped.replace(replace, by)
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "key"),
+    [
+        ("standard_minutes = 10", "standard_minutes = 0", "states.penomoran.standard_minutes"),
+        ("standard_minutes = 10", 'standard_minutes = "sepuluh"', "states.penomoran.standard_minutes"),
+        ("standard_minutes = 10", "standard_minute = 10", "states.penomoran.standard_minute"),
+        ('holder = "role:kepala"', 'holder = "role:bupati"', "states.tanda_tangan.holder"),
+        ('format = "{klasifikasi}/{urut}/{unit}/{tahun}"', 'format = "{klasifikasi}/{unit}"', "numbering.format"),
+        ('code = "1.2.12"', 'code = "1.2.12', "<toml>"),
+    ],
+    ids=["zero-minutes", "text-minutes", "unknown-key", "unknown-role", "no-serial", "not-toml"],
+)
+def test_sop_check_of_a_broken_file_names_the_key(cli: Cli, replace: str, by: str, key: str) -> None:
+    path = cli.write("sop-rusak.toml", broken_sop(replace, by))
+    result = cli("sop", "check", path)
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.startswith(f"Berkas SOP tidak valid — {key}: ")
+    assert "Traceback" not in result.err
+
+
+def test_sop_check_of_a_missing_file(cli: Cli) -> None:
+    result = cli("sop", "check", cli.tmp / "tidak-ada.toml")
+    assert result.code == 1
+    assert "Berkas SOP tidak valid — <file>:" in result.err
+
+
+def test_sop_file_setting_is_used_and_a_broken_one_stops_every_command(cli: Cli) -> None:
+    path = cli.write("sop-rusak.toml", broken_sop("standard_minutes = 10", "standard_minutes = -1"))
+    cli.setenv("SOP_FILE", str(path))
+    for command in (("sop", "check"), ("db", "upgrade"), ("staff", "list")):
+        result = cli(*command)
+        assert result.code == 1, command
+        assert "states.penomoran.standard_minutes" in result.err
+
+
+def test_invalid_setting_is_a_usage_error(cli: Cli) -> None:
+    cli.setenv("TIMEZONE", "Mars/Olympus")
+    result = cli("sop", "check")
+    assert result.code == 2
+    assert result.err.startswith("Pengaturan tidak valid")
+
+
+def test_unknown_command_is_an_argparse_usage_error(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["terbang"])
+    assert excinfo.value.code == 2
+    with pytest.raises(SystemExit) as excinfo:
+        main([])
+    assert excinfo.value.code == 2
+    assert "usage: suratbot" in capsys.readouterr().err
+
+
+# --- letter ------------------------------------------------------------------------------------------------
+
+
+def test_letter_with_an_unknown_id(migrated: Cli) -> None:
+    result = migrated("letter", "tidak-ada-123")
+    assert result.code == 1
+    assert result.err.strip() == "Surat tidak-ada-123 tidak ditemukan."
+    assert result.out == ""
+
+
+def test_letter_ids_never_begin_with_a_dash() -> None:
+    # A leading "-" would make `suratbot letter ID` read the id as an option.
+    from suratbot.storage.models import new_letter_id
+
+    ids = {new_letter_id() for _ in range(5000)}
+    assert len(ids) == 5000
+    assert all(i[0].isalnum() and len(i) == 22 for i in ids)
+
+
+# --- demo --------------------------------------------------------------------------------------------------
+
+
+def test_demo_runs_the_whole_sop(cli: Cli) -> None:
+    out_dir = cli.tmp / "demo"
+    year = _start_moment(load_sop(), datetime.now(UTC)).year  # the demo's letter is dated its next working day
+    nomor = f"500.16/1/DPMPTSP/{year}"
+
+    result = cli("demo", "--out", out_dir)
+
+    assert result.code == 0, result.err
+    transcript = result.out
+    assert "tahap: Terkirim" in transcript
+    assert f"nomor {nomor}" in transcript
+    assert f"Buku nomor: {nomor} (aktif)" in transcript
+    assert "Daftar pegawai contoh: Impor selesai: 11 pegawai baru" in transcript
+    # The three refused attempts are told, with the reason each was refused.
+    refused = [line for line in transcript.splitlines() if "✗ ditolak" in line]
+    assert len(refused) == 3
+    assert "Tombol ini tidak berlaku lagi" in refused[0]  # an old Setujui button pressed again
+    assert "bukan PDF" in refused[1]
+    assert "tidak berwenang" in refused[2]  # someone of another unit
+    # The buttons a person would press carry the contract's words.
+    for caption in ("[Setujui]", "[Revisi]", "[Beri Nomor]", "[Tandatangani]", "[Kembalikan]", "[Kirim]"):
+        assert caption in transcript
+
+    audit = out_dir / "jejak-audit.csv"
+    assert audit.exists()
+    with audit.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["aksi"] for r in rows] == DEMO_ACTIONS  # refused attempts leave no audit event
+    assert rows[3]["catatan"] == "Tambahkan jam dan tempat rapat pada paragraf kedua."
+    assert (rows[-1]["ke"], rows[-1]["catatan"]) == ("terkirim", "Terkirim via SRIKANDI")
+    assert rows[4]["versi_sha256"] != rows[3]["versi_sha256"]  # the revision is a new file version
+    assert all(datetime.fromisoformat(r["waktu"]).tzinfo is not None for r in rows)
+    times = [datetime.fromisoformat(r["waktu"]) for r in rows]
+    assert times == sorted(times)
+    assert (out_dir / "suratbot.db").exists()
+
+    # The demo's database is an ordinary one: `suratbot letter ID` shows the letter and its record.
+    with sqlite3.connect(out_dir / "suratbot.db") as conn:
+        [(letter_id,)] = conn.execute("select id from letters").fetchall()
+    cli.use_database(f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}")
+    shown = cli("letter", "--", letter_id)  # "--": an id may begin with "-" (older ids could)
+    assert shown.code == 0, shown.err
+    assert f"Surat {letter_id}: Undangan Rapat Koordinasi" in shown.out
+    assert f"nomor {nomor}; tahap Terkirim" in shown.out
+    assert re.findall(r"([a-z_]+)\s+(?:-|[a-z_0-9]+) → ", shown.out) == DEMO_ACTIONS
+
+    # Run again into the same folder: the old output is replaced, the story is the same.
+    again = cli("demo", "--out", out_dir)
+    assert again.code == 0
+    assert f"Buku nomor: {nomor} (aktif)" in again.out
+
+
+def test_demo_refuses_to_wipe_a_folder_that_is_not_demo_output(cli: Cli) -> None:
+    folder = cli.tmp / "dokumen"
+    folder.mkdir()
+    precious = folder / "surat-penting.txt"
+    precious.write_text("jangan dihapus", encoding="utf-8")
+    result = cli("demo", "--out", folder)
+    assert precious.exists()
+    assert result.code == 1
+
+
+# --- the installed console script --------------------------------------------------------------------------
+
+
+def test_installed_console_script_runs_sop_check(tmp_path: Path) -> None:
+    script = ROOT / ".venv" / "bin" / "suratbot"
+    if not script.exists():
+        script = Path(sys.executable).with_name("suratbot")
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    completed = subprocess.run(
+        [str(script), "sop", "check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "SOP 1.2.12" in completed.stdout
+    assert "valid." in completed.stdout
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------
+
+
+def _truncate(url: str) -> None:
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                tables = (
+                    await conn.execute(
+                        text(
+                            "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
+                        )
+                    )
+                ).scalars()
+                names = ", ".join(f'"{t}"' for t in tables)
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.mark.postgres
+def test_cli_on_postgresql(cli: Cli, postgres_database: str) -> None:
+    _truncate(postgres_database)  # the per-run database is shared with other tests
+    cli.use_database(postgres_database)
+    try:
+        up = cli("db", "upgrade")
+        assert up.code == 0, up.err
+        assert "postgresql+asyncpg://" in up.out
+        assert postgres_database.rsplit("/", 1)[1] in up.out
+        current = cli("db", "current")
+        assert current.code == 0
+        assert current.out.strip().endswith("— mutakhir.")
+
+        imported = cli("staff", "import", EXAMPLE_ROSTER)
+        assert imported.code == 0, imported.err
+        assert imported.out.strip() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 7 unit."
+        again = cli("staff", "import", EXAMPLE_ROSTER)
+        assert "11 tidak berubah" in again.out
+
+        listing = cli("staff", "list")
+        assert listing.code == 0
+        assert listing.out.splitlines()[-1] == "11 pegawai."
+
+        bad = cli("staff", "import", cli.write("buruk.csv", example_roster() + "123,,,,,\n"))
+        assert bad.code == 1
+        assert "baris 13:" in bad.err
+        assert cli("staff", "list").out.splitlines()[-1] == "11 pegawai."
+    finally:
+        _truncate(postgres_database)

@@ -40,7 +40,7 @@ from suratbot.storage.models import (
     UnitVerifier,
 )
 from suratbot.storage.uow import UnitOfWork
-from suratbot.workflow.letter import SECRET_SIFAT, LetterMeta, check_klasifikasi
+from suratbot.workflow.letter import SECRET_SIFAT, LetterMeta, check_klasifikasi, clean_note
 from suratbot.workflow.machine import Actor, LetterFacts, Move, Refusal, decide, first_move
 from suratbot.workflow.sop import HolderSpec, Sop
 
@@ -182,7 +182,7 @@ async def _transition(
             from_state=move.from_state,
             to_state=move.to_state,
             version_sha256=letter.current_version,
-            note=note.strip() if note else None,
+            note=clean_note(note),
             details=details,
             at=now,
         )
@@ -363,6 +363,7 @@ async def _send_back(
     now: datetime | None,
 ) -> Letter:
     now = _now(office, now)
+    note = clean_note(note)  # type: ignore[assignment]  # None is refused by decide (catatan_wajib)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
@@ -407,6 +408,7 @@ async def resubmit(
 ) -> Letter:
     """The drafter's revised version goes back to the reviewer who asked for it."""
     now = _now(office, now)
+    note = clean_note(note)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
@@ -449,7 +451,26 @@ async def assign_number(
             expected_state=expected_state,
         )
         if letter.nomor is not None:
-            raise Refusal("sudah_bernomor", f"Surat ini sudah bernomor {letter.nomor}.")
+            # Back in numbering after a return and a revision (resubmit_to = "start"): a number once given is
+            # kept, never silently replaced, so the letter goes on to signature with the number it has.
+            if code and code != letter.klasifikasi:
+                raise Refusal(
+                    "sudah_bernomor",
+                    f"Surat ini sudah bernomor {letter.nomor}; klasifikasinya tidak bisa diubah lagi. "
+                    "Batalkan surat ini bila nomornya harus diganti.",
+                )
+            step = await _transition(
+                uow, office, letter, actor, "beri_nomor", now=now, expected_state=expected_state,
+                details={"nomor": letter.nomor, "nomor_tetap": True},
+            )  # fmt: skip
+            _queue(
+                uow,
+                letter,
+                _forward_notices(office, step, f"diteruskan dengan nomor tetap {letter.nomor}"),
+                actor=actor,
+                now=now,
+            )
+            return letter
         if code:
             letter.klasifikasi = code
         day = letter_date or now.astimezone(office.sop.calendar.timezone).date()
@@ -564,6 +585,7 @@ async def dispatch(
 ) -> Letter:
     """The clerk has sent the signed letter to its destination (e-mail, chat, courier, SRIKANDI, ...)."""
     now = _now(office, now)
+    note = clean_note(note)
     if route not in DISPATCH_ROUTES:
         raise Refusal("jalur_tidak_dikenal", f"Jalur pengiriman harus salah satu dari: {', '.join(DISPATCH_ROUTES)}.")
     async with office.uow() as uow:
@@ -599,6 +621,7 @@ async def cancel(
 ) -> Letter:
     """The drafter (or an admin) cancels a letter; a number it had stays recorded as cancelled."""
     now = _now(office, now)
+    note = clean_note(note)  # type: ignore[assignment]  # None is refused by decide (catatan_wajib)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)

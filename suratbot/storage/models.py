@@ -151,7 +151,8 @@ class Letter(Base):
     state: Mapped[str] = mapped_column(String(40), index=True)
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     return_state: Mapped[str | None] = mapped_column(String(40))
-    nomor: Mapped[str | None] = mapped_column(String(120), unique=True)
+    # Not unique: an office whose number format has no year repeats numbers across years (scope, serial is).
+    nomor: Mapped[str | None] = mapped_column(String(120), index=True)
     letter_date: Mapped[date | None] = mapped_column(Date)
     current_version: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file now in play
     step_started_at: Mapped[datetime]
@@ -241,7 +242,7 @@ class IssuedNumber(Base):
     letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id"), index=True)
     scope: Mapped[str] = mapped_column(String(40))
     serial: Mapped[int] = mapped_column(Integer)
-    nomor: Mapped[str] = mapped_column(String(120), unique=True)
+    nomor: Mapped[str] = mapped_column(String(120), index=True)
     klasifikasi: Mapped[str] = mapped_column(String(40))
     letter_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="aktif")  # aktif, dibatalkan

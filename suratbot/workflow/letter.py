@@ -15,6 +15,20 @@ KLASIFIKASI_RE = re.compile(r"[0-9]{3}(\.[0-9]{1,3}){0,4}")
 MAX_TEXT = 1000
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(value: str | None) -> str:
+    """Text as people typed it, minus control characters (NUL and the like) that no database should keep."""
+    return _CONTROL_RE.sub("", (value or "").replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def clean_note(value: str | None) -> str | None:
+    """A note (revision reason, return reason, cancel reason): cleaned and trimmed, None when empty."""
+    text = clean_text(value).strip()
+    return text or None
+
+
 def normalise_choice(value: str, choices: tuple[str, ...]) -> str | None:
     """`sangat  segera` -> `Sangat Segera`; None when it is not one of `choices`."""
     folded = " ".join(value.split()).casefold()
@@ -45,13 +59,14 @@ class LetterMeta:
 
     def validated(self) -> LetterMeta:
         """A normalised copy, or Refusal naming the field that is wrong (in Indonesian)."""
-        perihal = " ".join(self.perihal.split())
-        tujuan = " ".join(self.tujuan.split())
+        perihal = " ".join(clean_text(self.perihal).split())
+        tujuan = " ".join(clean_text(self.tujuan).split())
         if not perihal:
             raise Refusal("perihal_kosong", "Perihal surat wajib diisi.")
         if not tujuan:
             raise Refusal("tujuan_kosong", "Tujuan surat wajib diisi.")
-        for label, text in (("Perihal", perihal), ("Tujuan", tujuan), ("Tembusan", self.tembusan or "")):
+        tembusan = " ".join(clean_text(self.tembusan).split()) or None
+        for label, text in (("Perihal", perihal), ("Tujuan", tujuan), ("Tembusan", tembusan or "")):
             if len(text) > MAX_TEXT:
                 raise Refusal("teks_terlalu_panjang", f"{label} terlalu panjang (paling banyak {MAX_TEXT} huruf).")
         sifat = normalise_choice(self.sifat, SIFAT)
@@ -60,13 +75,12 @@ class LetterMeta:
         urgensi = normalise_choice(self.urgensi, URGENSI)
         if urgensi is None:
             raise Refusal("urgensi_salah", f"Tingkat urgensi harus salah satu dari: {', '.join(URGENSI)}.")
-        tembusan = " ".join((self.tembusan or "").split()) or None
         return LetterMeta(
             perihal=perihal,
             tujuan=tujuan,
             sifat=sifat,
             urgensi=urgensi,
-            klasifikasi=check_klasifikasi(self.klasifikasi),
+            klasifikasi=check_klasifikasi(clean_text(self.klasifikasi)),
             tembusan=tembusan,
         )
 

@@ -91,11 +91,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["holder_id"], ["staff.id"], name=op.f("fk_letters_holder_id_staff")),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_letters_unit_id_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_letters")),
-        sa.UniqueConstraint("nomor", name=op.f("uq_letters_nomor")),
     )
     with op.batch_alter_table("letters", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_letters_drafter_id"), ["drafter_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_letters_holder_id"), ["holder_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_letters_nomor"), ["nomor"], unique=False)
         batch_op.create_index(batch_op.f("ix_letters_state"), ["state"], unique=False)
         batch_op.create_index(batch_op.f("ix_letters_step_due_at"), ["step_due_at"], unique=False)
 
@@ -181,11 +181,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["issued_by"], ["staff.id"], name=op.f("fk_issued_numbers_issued_by_staff")),
         sa.ForeignKeyConstraint(["letter_id"], ["letters.id"], name=op.f("fk_issued_numbers_letter_id_letters")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_issued_numbers")),
-        sa.UniqueConstraint("nomor", name=op.f("uq_issued_numbers_nomor")),
         sa.UniqueConstraint("scope", "serial", name=op.f("uq_issued_numbers_scope")),
     )
     with op.batch_alter_table("issued_numbers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_issued_numbers_letter_id"), ["letter_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_issued_numbers_nomor"), ["nomor"], unique=False)
 
     op.create_table(
         "outbox",
@@ -248,6 +248,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     with op.batch_alter_table("issued_numbers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_issued_numbers_nomor"))
         batch_op.drop_index(batch_op.f("ix_issued_numbers_letter_id"))
 
     op.drop_table("issued_numbers")
@@ -266,6 +267,7 @@ def downgrade() -> None:
     with op.batch_alter_table("letters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_letters_step_due_at"))
         batch_op.drop_index(batch_op.f("ix_letters_state"))
+        batch_op.drop_index(batch_op.f("ix_letters_nomor"))
         batch_op.drop_index(batch_op.f("ix_letters_holder_id"))
         batch_op.drop_index(batch_op.f("ix_letters_drafter_id"))
 

@@ -162,8 +162,6 @@ async def _transition(
         note=note,
         expected_state=expected_state,
     )
-    if move.to_state == sop.initial and move.return_state is not None:
-        pass  # a revision: the drafter holds it (resolved below like any holder)
     holder = await resolve_holder(uow.session, sop, move.holder, letter) if move.holder else None
     if version_sha256 is not None:
         letter.current_version = version_sha256

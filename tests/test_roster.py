@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from suratbot.services.office import Office
 from suratbot.services.roster import (
@@ -83,7 +84,7 @@ def with_fields(of: str, **fields: str) -> str:
 
 async def staff_by_nip(office: Office) -> dict[str, Staff]:
     async with office.uow() as uow:
-        return {s.nip: s for s in (await uow.session.scalars(select(Staff))).all()}
+        return {s.nip: s for s in (await uow.session.scalars(select(Staff).options(selectinload(Staff.unit)))).all()}
 
 
 async def count(office: Office, model: Any) -> int:
@@ -111,7 +112,7 @@ async def audit_events(office: Office) -> list[AuditEvent]:
 async def snapshot(office: Office) -> dict[str, Any]:
     """Everything an import may touch, to show that a refused import changed nothing."""
     async with office.uow() as uow:
-        staff = (await uow.session.scalars(select(Staff).order_by(Staff.id))).all()
+        staff = (await uow.session.scalars(select(Staff).options(selectinload(Staff.unit)).order_by(Staff.id))).all()
         units = sorted((await uow.session.scalars(select(Unit.name))).all())
     return {
         "staff": [

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from suratbot.bot.config import Settings
 from suratbot.services.notices import local_time
@@ -156,7 +157,11 @@ async def _staff_list(office: Office) -> int:
     if not await _require_schema(office):
         return EXIT_FAIL
     async with office.uow() as uow:
-        staff = (await uow.session.scalars(select(Staff).order_by(Staff.id))).all()
+        staff = (
+            (await uow.session.scalars(select(Staff).options(selectinload(Staff.unit)).order_by(Staff.id)))
+            .unique()
+            .all()
+        )
     for s in staff:
         status = "" if s.active else " (nonaktif)"
         print(

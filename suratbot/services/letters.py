@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, raiseload
 
 from suratbot.services.notices import (
     DISPATCH_ROUTES,
@@ -38,6 +39,7 @@ from suratbot.storage.models import (
     Staff,
     StaffRole,
     UnitVerifier,
+    new_letter_id,
 )
 from suratbot.storage.uow import UnitOfWork
 from suratbot.workflow.letter import SECRET_SIFAT, LetterMeta, check_klasifikasi, clean_note
@@ -63,8 +65,14 @@ __all__ = [
 # --- lookups ------------------------------------------------------------------------------------------
 
 
+# People the service only names (holder, drafter) are loaded without their roles: one statement, not two.
+# Touching their roles would raise rather than silently read an empty list.
+_NAMES_ONLY = (raiseload(Staff.role_rows),)
+
+
 async def load_actor(session: AsyncSession, staff_id: int) -> Staff:
-    staff = await session.get(Staff, staff_id)
+    """The person acting, with their roles (one statement), or Refusal when they are not active staff."""
+    staff = await session.get(Staff, staff_id, options=[joinedload(Staff.role_rows)])
     if staff is None or not staff.active:
         raise Refusal("tidak_dikenal", "Anda tidak terdaftar sebagai pegawai aktif di kantor ini.")
     return staff
@@ -82,10 +90,20 @@ async def _lock_letter(session: AsyncSession, letter_id: str) -> Letter:
 async def resolve_holder(session: AsyncSession, sop: Sop, spec: HolderSpec, letter: Letter) -> Staff:
     """The one person who holds `letter` in a state whose holder is `spec`."""
     if spec.kind == "drafter":
-        return await session.get_one(Staff, letter.drafter_id)
+        return await session.get_one(Staff, letter.drafter_id, options=_NAMES_ONLY)
     if spec.kind == "verifier":
-        row = await session.get(UnitVerifier, (letter.unit_id, spec.level))
-        staff = await session.get(Staff, row.staff_id) if row else None
+        staff = (
+            (
+                await session.scalars(
+                    select(Staff)
+                    .options(*_NAMES_ONLY)
+                    .join(UnitVerifier, UnitVerifier.staff_id == Staff.id)
+                    .where(UnitVerifier.unit_id == letter.unit_id, UnitVerifier.level == spec.level)
+                )
+            )
+            .unique()
+            .one_or_none()
+        )
         if staff is None or not staff.active:
             raise Refusal(
                 "rantai_tidak_lengkap",
@@ -93,15 +111,15 @@ async def resolve_holder(session: AsyncSession, sop: Sop, spec: HolderSpec, lett
             )
         return staff
     assert spec.role is not None
-    staff = (
-        await session.execute(
-            select(Staff)
-            .join(StaffRole, StaffRole.staff_id == Staff.id)
-            .where(StaffRole.role == spec.role, Staff.active.is_(True))
-            .order_by(Staff.id)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    first_id = (
+        select(Staff.id)
+        .join(StaffRole, StaffRole.staff_id == Staff.id)
+        .where(StaffRole.role == spec.role, Staff.active.is_(True))
+        .order_by(Staff.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    staff = (await session.scalars(select(Staff).options(*_NAMES_ONLY).where(Staff.id == first_id))).one_or_none()
     if staff is None:
         role = sop.roles[spec.role].name
         raise Refusal("peran_kosong", f"Belum ada pegawai aktif dengan peran {role}. Hubungi admin.")
@@ -185,7 +203,11 @@ async def _transition(
             at=now,
         )
     )
-    drafter = actor if actor.id == letter.drafter_id else await uow.session.get_one(Staff, letter.drafter_id)
+    drafter = (
+        actor
+        if actor.id == letter.drafter_id
+        else await uow.session.get_one(Staff, letter.drafter_id, options=_NAMES_ONLY)
+    )
     return _Step(uow, letter, actor, move, holder, drafter, now)
 
 
@@ -264,6 +286,7 @@ async def submit(
             )
         state, _holder, due = first_move(office.sop, now=now)
         letter = Letter(
+            id=new_letter_id(),
             perihal=meta.perihal,
             tujuan=meta.tujuan,
             tembusan=meta.tembusan,
@@ -280,8 +303,7 @@ async def submit(
             created_at=now,
             updated_at=now,
         )
-        uow.session.add(letter)
-        await uow.session.flush()
+        uow.session.add(letter)  # written once, at commit, with the state it ends in
         version = await _store_version(uow, office, letter.id, upload, "konsep", drafter, now)
         letter.current_version = version.sha256
         uow.session.add(
@@ -634,7 +656,11 @@ async def cancel(
         text = f"\u26d4 {letter_heading(letter)} dibatalkan oleh {person(actor)}.\nAlasan: {note.strip()}"
         notices = [plain_notice(step.drafter, "dibatalkan", text)]
         if previous_holder_id is not None:
-            notices.append(plain_notice(await uow.session.get_one(Staff, previous_holder_id), "dibatalkan", text))
+            notices.append(
+                plain_notice(
+                    await uow.session.get_one(Staff, previous_holder_id, options=_NAMES_ONLY), "dibatalkan", text
+                )
+            )
         _queue(uow, letter, notices, actor=actor, now=now)
         return letter
 

@@ -67,7 +67,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions that flush once, at commit (each row written once, same-table INSERTs batched), and whose
+    objects stay readable after it."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -103,7 +103,7 @@ class Staff(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="joined")
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="raise_on_sql")  # load it when needed
     role_rows: Mapped[list[StaffRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="StaffRole.role"
     )
@@ -172,6 +172,7 @@ class FileVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    letter: Mapped[Letter] = relationship(lazy="raise_on_sql")  # orders the INSERTs after the letter's
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # konsep, revisi, anotasi, bernomor, ditandatangani
     media_type: Mapped[str] = mapped_column(String(100))
@@ -188,6 +189,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     letter_id: Mapped[str | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    letter: Mapped[Letter | None] = relationship(lazy="raise_on_sql")  # orders the INSERTs after the letter's
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # Plh / Plt
     action: Mapped[str] = mapped_column(String(40))
@@ -208,6 +210,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     letter_id: Mapped[str | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    letter: Mapped[Letter | None] = relationship(lazy="raise_on_sql")  # orders the INSERTs after the letter's
     kind: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     actions: Mapped[list[Any]]  # action keys offered as buttons, e.g. ["setujui", "revisi"]
@@ -240,6 +243,7 @@ class IssuedNumber(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id"), index=True)
+    letter: Mapped[Letter] = relationship(lazy="raise_on_sql")  # orders the INSERTs after the letter's
     scope: Mapped[str] = mapped_column(String(40))
     serial: Mapped[int] = mapped_column(Integer)
     nomor: Mapped[str] = mapped_column(String(120), index=True)
@@ -261,6 +265,7 @@ class PendingPrompt(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     letter_id: Mapped[str | None] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    letter: Mapped[Letter | None] = relationship(lazy="raise_on_sql")  # orders the INSERTs after the letter's
     expected_state: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Data shipped with suratbot: the example roster and a maker of small concept-letter PDFs."""

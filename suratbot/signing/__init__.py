@@ -1,0 +1,1 @@
+"""Electronic signatures with pyHanko (stamping the number, PAdES signing, verification): the signing issue."""

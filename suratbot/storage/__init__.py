@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy models, Alembic migrations, the unit of work and the content-addressed file store."""

@@ -204,7 +204,7 @@ async def test_a_cancelled_number_is_recorded_and_never_reused(office: Office, c
     assert first.nomor == "500.16/1/DPMPTSP/2026"
 
     clock.advance(minutes=7)
-    cancelled = await letters.cancel(office, first.id, p.drafter, "  Acara ditunda.  ")
+    cancelled = await letters.cancel(office, first.id, p.kepala, "  Acara ditunda.  ")
     assert (cancelled.state, cancelled.holder_id, cancelled.nomor) == ("dibatalkan", None, "500.16/1/DPMPTSP/2026")
     # A cancelled letter is final: it cannot be numbered (or anything else) again, and burns no serial.
     with pytest.raises(Refusal) as refusal:
@@ -246,7 +246,7 @@ async def test_numbering_and_cancelling_at_once_never_share_a_serial(office: Off
     waiting = await letters_at(office, p, "penomoran", 5)
 
     done, refused = await gather_outcomes(
-        [letters.cancel(office, letter.id, p.drafter, "Batal.") for letter in numbered]
+        [letters.cancel(office, letter.id, p.kepala, "Batal.") for letter in numbered]
         + [letters.assign_number(office, letter.id, p.clerk) for letter in waiting]
     )
 

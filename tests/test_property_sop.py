@@ -175,8 +175,9 @@ STORY = [
     Step("maju", pick=1),
     Step("maju", pick=1),  # -> penomoran
     Step("maju", pick=1, minutes=600),  # numbered after new year: serial 1 of 2027
-    Step("acak", who="drafter", action="cancel", pick=1, note=" "),  # a cancel without a reason: refused
-    Step("acak", who="drafter", action="cancel", pick=1, note="Acara ditunda."),  # cancelled, number kept
+    Step("acak", who="drafter", action="cancel", pick=1, note="Acara ditunda."),  # numbered: not the drafter's
+    Step("acak", who="holder", action="cancel", pick=1, note=" "),  # a cancel without a reason: refused
+    Step("acak", who="holder", action="cancel", pick=1, note="Acara ditunda."),  # Kepala cancels, number kept
     Step("acak", action="submit", pick=2),  # the third drafter submits letter C
     Step("maju", pick=2),
     Step("maju", pick=2),
@@ -429,6 +430,9 @@ class Walk:
                 return "pengiriman"
             case "dispatch" if state == "pengiriman" and is_holder and step.route in DISPATCH_ROUTES:
                 return "terkirim"
+            case "cancel" if has_note and state in ("tanda_tangan", "pengiriman"):
+                # A numbered letter: only an admin or Kepala Dinas may cancel it.
+                return "dibatalkan" if self.roles[actor] & {"admin", "kepala"} else None
             case "cancel" if has_note and (actor == model.drafter_id or "admin" in self.roles[actor]):
                 return "dibatalkan"
         return None

@@ -347,7 +347,15 @@ async def test_cancel_by_drafter_and_admin_only(office: Office) -> None:
 async def test_a_cancelled_number_is_kept_and_never_reused(office: Office) -> None:
     p = await people(office)
     first = await letter_at(office, p, "tanda_tangan")
-    await letters.cancel(office, first.id, p.drafter, "Dibatalkan pimpinan.")
+    await assert_refused(
+        office, "bukan_pemegang", lambda: letters.cancel(office, first.id, p.drafter, "Tidak jadi."), first.id
+    )
+    await letters.cancel(office, first.id, p.kepala, "Dibatalkan pimpinan.")
+    told = [m for m in await outbox_of(office, first.id) if m.kind == "dibatalkan"]
+    assert {m.recipient_id for m in told} == {p.drafter, p.clerk}
+    assert "Nomor 500.16/1/DPMPTSP/2026 dicatat sebagai dibatalkan." in next(
+        m.text for m in told if m.recipient_id == p.clerk
+    )
     second = await letter_at(office, p, "tanda_tangan")
     assert (first.nomor, second.nomor) == ("500.16/1/DPMPTSP/2026", "500.16/2/DPMPTSP/2026")
     async with office.uow() as uow:

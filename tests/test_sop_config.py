@@ -183,7 +183,11 @@ def test_shipped_helpers(sop: Sop) -> None:
         ("kirim", "pengiriman", "terkirim", "forward", ("holder",), False, False),
         *[
             ("batalkan", s, "dibatalkan", "cancel", ("drafter", "role:admin"), True, False)
-            for s in ("konsep", "verifikasi_1", "verifikasi_2", "penomoran", "tanda_tangan", "pengiriman")
+            for s in ("konsep", "verifikasi_1", "verifikasi_2", "penomoran")
+        ],
+        *[
+            ("batalkan", s, "dibatalkan", "cancel", ("role:admin", "role:kepala"), True, False)
+            for s in ("tanda_tangan", "pengiriman")
         ],
     ],
 )
@@ -388,7 +392,7 @@ def _duplicate_setujui(d: Data) -> None:
 
 # Indices of the shipped [[transitions]] tables, in file order.
 T_AJUKAN, T_SETUJUI_1, T_SETUJUI_2, T_REVISI, T_AJUKAN_ULANG, T_BERI_NOMOR = 0, 1, 2, 3, 4, 5
-T_KEMBALIKAN, T_TANDATANGANI, T_KIRIM, T_BATALKAN = 6, 7, 8, 9
+T_KEMBALIKAN, T_TANDATANGANI, T_KIRIM, T_BATALKAN, T_BATALKAN_BERNOMOR = 6, 7, 8, 9, 10
 
 BROKEN: list[Any] = [
     # top level and [sop]
@@ -573,7 +577,7 @@ BROKEN: list[Any] = [
         f"transitions[{T_AJUKAN_ULANG}].from",
         id="resubmit-from-non-drafter-state",
     ),
-    pytest.param(_duplicate_setujui, "transitions[10].from", id="duplicate-action-from"),
+    pytest.param(_duplicate_setujui, "transitions[11].from", id="duplicate-action-from"),
     pytest.param(
         _set("transitions", T_SETUJUI_2, "from", value=["verifikasi_1"]),
         f"transitions[{T_SETUJUI_2}].from",

@@ -19,12 +19,14 @@ from sqlalchemy.orm import joinedload, raiseload
 
 from suratbot.services.notices import (
     DISPATCH_ROUTES,
+    TASK_KINDS,
     Notice,
     letter_heading,
     person,
     plain_notice,
     progress_notice,
     revision_notice,
+    shown_note,
     task_notice,
 )
 from suratbot.services.office import Office
@@ -180,9 +182,49 @@ async def _transition(
         note=note,
         expected_state=expected_state,
     )
-    holder = await resolve_holder(uow.session, sop, move.holder, letter) if move.holder else None
     if version_sha256 is not None:
         letter.current_version = version_sha256
+    holder = await _apply(uow, sop, letter, move, actor, action, now=now, note=clean_note(note), details=details)
+    # A review the drafter would do on their own letter, or the same person's second review in a row, is no
+    # review: that step is passed over (and recorded), and the letter goes on to the next holder.
+    while (
+        holder is not None
+        and move.holder is not None
+        and move.holder.kind == "verifier"
+        and holder.id in (letter.drafter_id, actor.id)
+    ):
+        onward = next((t for t in sop.transitions_from(letter.state) if t.kind == "forward" and "holder" in t.by), None)
+        if onward is None:
+            break
+        move = decide(sop, _facts(letter), Actor(holder.id, frozenset()), onward.action, now=now)
+        why = "konseptor surat ini" if holder.id == letter.drafter_id else "baru saja memeriksa surat ini"
+        holder = await _apply(
+            uow, sop, letter, move, actor, "lewati", now=now,
+            note=f"Tahap {sop.states[move.from_state].name} dilewati: pemegangnya ({holder.nama}) adalah {why}.",
+            details={"pemegang": holder.id},
+        )  # fmt: skip
+    drafter = (
+        actor
+        if actor.id == letter.drafter_id
+        else await uow.session.get_one(Staff, letter.drafter_id, options=_NAMES_ONLY)
+    )
+    return _Step(uow, letter, actor, move, holder, drafter, now)
+
+
+async def _apply(
+    uow: UnitOfWork,
+    sop: Sop,
+    letter: Letter,
+    move: Move,
+    actor: Staff,
+    action: str,
+    *,
+    now: datetime,
+    note: str | None,
+    details: dict[str, Any] | None,
+) -> Staff | None:
+    """Write one move onto the letter (state, holder, clock) and its audit event; returns the new holder."""
+    holder = await resolve_holder(uow.session, sop, move.holder, letter) if move.holder else None
     letter.state = move.to_state
     letter.holder_id = holder.id if holder else None
     letter.return_state = move.return_state
@@ -198,24 +240,21 @@ async def _transition(
             from_state=move.from_state,
             to_state=move.to_state,
             version_sha256=letter.current_version,
-            note=clean_note(note),
+            note=note,
             details=details,
             at=now,
         )
     )
-    drafter = (
-        actor
-        if actor.id == letter.drafter_id
-        else await uow.session.get_one(Staff, letter.drafter_id, options=_NAMES_ONLY)
-    )
-    return _Step(uow, letter, actor, move, holder, drafter, now)
+    return holder
 
 
 def _queue(uow: UnitOfWork, letter: Letter | None, notices: list[Notice], *, actor: Staff, now: datetime) -> None:
-    """Write the outbox rows; nobody is told about their own action (the chat reply does that)."""
+    """Write the outbox rows. Nobody is told the news of their own action (the chat reply does that), but a
+    task that lands on the actor (they hold the next step too) is sent like any other."""
     seen: set[tuple[int, str]] = set()
     for n in notices:
-        if n.recipient_id == actor.id or (n.recipient_id, n.kind) in seen:
+        own_news = n.recipient_id == actor.id and n.kind not in TASK_KINDS
+        if own_news or (n.recipient_id, n.kind) in seen:
             continue
         seen.add((n.recipient_id, n.kind))
         uow.session.add(
@@ -528,6 +567,11 @@ async def assign_number(
         return letter
 
 
+def _numbering_state(sop: Sop) -> str:
+    """The state in which the clerk gives numbers (the source of the `beri_nomor` action)."""
+    return next(t.sources[0] for t in sop.transitions if t.action == "beri_nomor")
+
+
 async def _next_serial(session: AsyncSession, scope: str) -> int:
     """Take the next serial of `scope` atomically: the counter row is locked until the transaction ends."""
     dialect = session.bind.dialect.name
@@ -653,14 +697,18 @@ async def cancel(
                 .where(IssuedNumber.letter_id == letter.id, IssuedNumber.status == "aktif")
                 .values(status="dibatalkan", cancelled_at=now, cancel_note=note.strip())
             )
-        text = f"\u26d4 {letter_heading(letter)} dibatalkan oleh {person(actor)}.\nAlasan: {note.strip()}"
+        text = f"\u26d4 {letter_heading(letter)} dibatalkan oleh {person(actor)}.\nAlasan: {shown_note(letter, note)}"
         notices = [plain_notice(step.drafter, "dibatalkan", text)]
         if previous_holder_id is not None:
-            notices.append(
-                plain_notice(
-                    await uow.session.get_one(Staff, previous_holder_id, options=_NAMES_ONLY), "dibatalkan", text
+            previous = await uow.session.get_one(Staff, previous_holder_id, options=_NAMES_ONLY)
+            notices.append(plain_notice(previous, "dibatalkan", text))
+        if letter.nomor is not None:  # the clerk keeps the number register: a cancelled number is their business
+            clerk_spec = office.sop.states[_numbering_state(office.sop)].holder
+            if clerk_spec is not None:
+                clerk = await resolve_holder(uow.session, office.sop, clerk_spec, letter)
+                notices.append(
+                    plain_notice(clerk, "dibatalkan", f"{text}\nNomor {letter.nomor} dicatat sebagai dibatalkan.")
                 )
-            )
         _queue(uow, letter, notices, actor=actor, now=now)
         return letter
 

@@ -23,6 +23,9 @@ DISPATCH_ROUTES = {
 }
 
 
+TASK_KINDS = frozenset({"tugas", "revisi"})  # notices that hand someone a step to take, with its buttons
+
+
 @dataclass(frozen=True)
 class Notice:
     recipient_id: int
@@ -60,6 +63,14 @@ def letter_heading(letter: Letter) -> str:
     return title[:1].upper() + title[1:]
 
 
+SECRET_NOTE = "(surat rahasia: buka surat ini di bot untuk membaca catatannya)"
+
+
+def shown_note(letter: Letter, note: str) -> str:
+    """A note as a notification may show it: verbatim, except on a Rahasia / Sangat Rahasia letter."""
+    return SECRET_NOTE if letter.sifat in SECRET_SIFAT else note
+
+
 def person(staff: Staff) -> str:
     return f"{staff.nama} ({staff.jabatan})"
 
@@ -80,7 +91,7 @@ def task_notice(sop: Sop, letter: Letter, holder: Staff, *, sender: Staff | None
             f"Standar waktu SOP: {state.standard_minutes} menit (batas {local_time(sop, letter.step_due_at)})."
         )
     if note:
-        lines.append(f"Catatan: {note}")
+        lines.append(f"Catatan: {shown_note(letter, note)}")
     kind = "revisi" if state.holder and state.holder.kind == "drafter" else "tugas"
     return Notice(
         recipient_id=holder.id,
@@ -96,7 +107,7 @@ def revision_notice(sop: Sop, letter: Letter, drafter: Staff, *, asker: Staff, n
     """Tell the drafter their letter came back, and why, verbatim."""
     text = (
         f"\u21a9\ufe0f {letter_heading(letter)} dikembalikan untuk revisi oleh {person(asker)}."
-        f"\nCatatan: {note}\nUnggah versi revisinya; surat akan kembali ke {asker.nama}."
+        f"\nCatatan: {shown_note(letter, note)}\nUnggah versi revisinya; surat akan kembali ke {asker.nama}."
     )
     if sop.resubmit_to == "start":
         text = text.replace(f"kembali ke {asker.nama}", "kembali ke verifikator pertama")

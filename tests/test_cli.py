@@ -149,12 +149,16 @@ def test_commands_before_db_upgrade_say_to_run_it(cli: Cli, command: tuple[str, 
 def test_staff_import_of_the_example_roster(migrated: Cli) -> None:
     result = migrated("staff", "import", EXAMPLE_ROSTER)
     assert result.code == 0, result.err
-    assert result.out.strip() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 7 unit."
+    assert (
+        result.out.strip() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 0 dinonaktifkan, 7 unit."
+    )
     assert result.err == ""
 
     again = migrated("staff", "import", EXAMPLE_ROSTER)
     assert again.code == 0
-    assert again.out.strip() == "Impor selesai: 0 pegawai baru, 0 diperbarui, 11 tidak berubah, 7 unit."
+    assert (
+        again.out.strip() == "Impor selesai: 0 pegawai baru, 0 diperbarui, 11 tidak berubah, 0 dinonaktifkan, 7 unit."
+    )
 
 
 def test_staff_import_reports_people_no_longer_in_the_file(migrated: Cli) -> None:
@@ -163,7 +167,7 @@ def test_staff_import_reports_people_no_longer_in_the_file(migrated: Cli) -> Non
     fewer = migrated.write("fewer.csv", "\n".join(lines[:-1]) + "\n")  # without Fajar Nugraha
     result = migrated("staff", "import", fewer)
     assert result.code == 0
-    assert "1 pegawai di basis data tidak ada di berkas ini" in result.out
+    assert "1 dinonaktifkan" in result.out
     assert "199603032020121011" in result.out
 
 
@@ -466,7 +470,10 @@ def test_cli_on_postgresql(cli: Cli, postgres_database: str) -> None:
 
         imported = cli("staff", "import", EXAMPLE_ROSTER)
         assert imported.code == 0, imported.err
-        assert imported.out.strip() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 7 unit."
+        assert (
+            imported.out.strip()
+            == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 0 dinonaktifkan, 7 unit."
+        )
         again = cli("staff", "import", EXAMPLE_ROSTER)
         assert "11 tidak berubah" in again.out
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from suratbot.services import letters
 from suratbot.services.office import Office
 from suratbot.services.roster import (
     RosterError,
@@ -17,8 +18,10 @@ from suratbot.services.roster import (
     parse_roster,
 )
 from suratbot.storage.models import AuditEvent, Staff, Unit, UnitVerifier
+from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop
 from tests.conftest import FakeClock, roster_text
+from tests.helpers import META, audit_of, letter_at, outbox_of, pdf, people
 
 HEADER = "nip,nama,jabatan,unit,peran,telepon"
 EXAMPLE = roster_text()
@@ -181,9 +184,9 @@ async def test_import_example_roster_creates_staff_units_and_verifier_chains(bar
     report = await import_roster(bare_office, EXAMPLE)
 
     assert sorted(report.created) == ALL_NIPS
-    assert (report.updated, report.unchanged, report.not_in_file) == ([], [], [])
+    assert (report.updated, report.unchanged, report.deactivated) == ([], [], [])
     assert report.units == 7
-    assert report.summary() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 7 unit."
+    assert report.summary() == "Impor selesai: 11 pegawai baru, 0 diperbarui, 0 tidak berubah, 0 dinonaktifkan, 7 unit."
 
     staff = await staff_by_nip(bare_office)
     assert sorted(staff) == ALL_NIPS
@@ -224,8 +227,9 @@ async def test_every_successful_import_writes_an_audit_event(bare_office: Office
     events = await audit_events(bare_office)
     assert [e.action for e in events] == ["impor_pegawai", "impor_pegawai"]
     assert all(e.letter_id is None and e.actor_id is None for e in events)
-    assert events[0].details == {"baru": 11, "diperbarui": 0, "tidak_berubah": 0, "unit": 7}
-    assert events[1].details == {"baru": 0, "diperbarui": 1, "tidak_berubah": 10, "unit": 7}
+    common = {"dinonaktifkan": [], "surat_dialihkan": 0, "unit": 7}
+    assert events[0].details == {"baru": 11, "diperbarui": 0, "tidak_berubah": 0, **common}
+    assert events[1].details == {"baru": 0, "diperbarui": 1, "tidak_berubah": 10, **common}
     assert events[0].at == first_at
     assert events[1].at == clock.now
 
@@ -244,9 +248,9 @@ async def test_reimport_of_the_same_file_changes_nothing(bare_office: Office, cl
 
     report = await import_roster(bare_office, EXAMPLE)
 
-    assert (report.created, report.updated, report.not_in_file) == ([], [], [])
+    assert (report.created, report.updated, report.deactivated) == ([], [], [])
     assert sorted(report.unchanged) == ALL_NIPS
-    assert report.summary() == "Impor selesai: 0 pegawai baru, 0 diperbarui, 11 tidak berubah, 7 unit."
+    assert report.summary() == "Impor selesai: 0 pegawai baru, 0 diperbarui, 11 tidak berubah, 0 dinonaktifkan, 7 unit."
     assert await count(bare_office, Staff) == 11
     after = await snapshot(bare_office)
     assert after["audit"] == before["audit"] + 1
@@ -372,25 +376,70 @@ async def test_three_way_phone_rotation_and_a_newcomer_taking_a_freed_number(bar
     assert len(after) == 12
 
 
-async def test_person_dropped_from_the_file_stays_and_is_reported(bare_office: Office) -> None:
+async def test_person_dropped_from_the_file_is_deactivated_and_can_come_back(bare_office: Office) -> None:
     await import_roster(bare_office, EXAMPLE)
-    before = await snapshot(bare_office)
+    fajar_id = (await staff_by_nip(bare_office))[FAJAR].id
 
     report = await import_roster(bare_office, example_with(without=(FAJAR,)))
 
-    assert report.not_in_file == [FAJAR]
+    assert report.deactivated == [FAJAR]
     assert report.created == report.updated == []
     assert len(report.unchanged) == 10
-    assert "1 pegawai di basis data tidak ada di berkas ini" in report.summary()
-    assert FAJAR in report.summary()
-    after = await snapshot(bare_office)
-    assert after["staff"] == before["staff"]  # Fajar is still there, unchanged
+    assert "1 dinonaktifkan" in report.summary() and FAJAR in report.summary()
+    fajar = (await staff_by_nip(bare_office))[FAJAR]
+    assert (fajar.id, fajar.active) == (fajar_id, False)  # kept for the record, no longer staff
+    assert fajar.telepon.startswith("-"), "his phone number is free for whoever has it now"
+    assert await count(bare_office, Staff) == 11
+    with pytest.raises(Refusal) as refused:
+        await letters.submit(bare_office, fajar_id, pdf(), META)
+    assert refused.value.code == "tidak_dikenal"
+
+    # Listed again later, he is matched by NIP, not duplicated, and active again with his number.
+    report = await import_roster(bare_office, EXAMPLE)
+    assert report.deactivated == [] and report.updated == [FAJAR]
+    fajar = (await staff_by_nip(bare_office))[FAJAR]
+    assert (fajar.id, fajar.active, fajar.telepon) == (fajar_id, True, "+6281220000011")
     assert await count(bare_office, Staff) == 11
 
-    # Listed again later, he is matched by NIP, not duplicated.
-    report = await import_roster(bare_office, EXAMPLE)
-    assert report.not_in_file == []
-    assert await count(bare_office, Staff) == 11
+
+async def test_open_letters_follow_the_roster(bare_office: Office) -> None:
+    """A clerk replaced, a section renamed: the letters waiting on them go to whoever holds the step now."""
+    await import_roster(bare_office, EXAMPLE)
+    p = await people(bare_office)
+    at_numbering = await letter_at(bare_office, p, "penomoran")
+    at_review = await letter_at(bare_office, p, "verifikasi_1")
+    new_clerk = "199901012024011020,Wawan Setiawan,Pengelola Surat,Sekretariat / Subbagian Umum dan Kepegawaian,pengelola;admin,081330000020"
+    renamed = EXAMPLE.replace("Seksi Perizinan Usaha", "Seksi Perizinan Berusaha")
+    text = "\n".join(line for line in renamed.splitlines() if not line.startswith(YUSUF)) + "\n" + new_clerk + "\n"
+
+    report = await import_roster(bare_office, text)
+
+    assert report.deactivated == [YUSUF]
+    assert report.reassigned == [at_numbering.id] and report.stranded == []
+    wawan = (await staff_by_nip(bare_office))["199901012024011020"]
+    numbering = await letters.get_letter(bare_office, at_numbering.id)
+    assert numbering.holder_id == wawan.id
+    review = await letters.get_letter(bare_office, at_review.id)
+    assert review.holder_id == p.kasi  # the Kasi of the renamed section is the same person
+    # The renamed section's letter can still move: the unit follows its drafter.
+    review = await letters.approve(bare_office, at_review.id, p.kasi)
+    assert (review.state, review.holder_id) == ("verifikasi_2", p.kabid)
+    numbered = await letters.assign_number(bare_office, at_numbering.id, wawan.id)
+    assert numbered.state == "tanda_tangan"
+    events = [e for e in await audit_of(bare_office, at_numbering.id) if e.action == "alihkan"]
+    assert len(events) == 1 and "Wawan Setiawan" in events[0].note
+    told = [m for m in await outbox_of(bare_office, at_numbering.id) if m.recipient_id == wawan.id]
+    assert told[0].kind == "tugas" and told[0].actions == ["beri_nomor"]
+
+
+async def test_a_letter_nobody_can_hold_is_reported(bare_office: Office) -> None:
+    await import_roster(bare_office, EXAMPLE)
+    p = await people(bare_office)
+    letter = await letter_at(bare_office, p, "verifikasi_1")
+    await letters.request_revision(bare_office, letter.id, p.kasi, "Perbaiki.")
+    report = await import_roster(bare_office, example_with(without=(RIZKI,)))  # the drafter has left
+    assert report.stranded == [letter.id]
+    assert "PERHATIAN: 1 surat tidak punya pemegang" in report.summary()
 
 
 # --- all or nothing: every bad row listed by line number ---------------------------------------------------
@@ -576,21 +625,17 @@ async def test_empty_and_header_only_files(bare_office: Office, text: str, messa
     assert await count(bare_office, Staff) == 0
 
 
-async def test_phone_held_in_the_database_by_someone_not_in_the_file_is_refused(
-    bare_office: Office, clock: FakeClock
-) -> None:
+async def test_the_phone_of_someone_who_left_goes_to_the_newcomer(bare_office: Office, clock: FakeClock) -> None:
     await import_roster(bare_office, EXAMPLE)
-    before = await snapshot(bare_office)
     fajar_phone = "0812-2000-0011"
-    # Fajar leaves the file, a newcomer in a new unit brings Fajar's number: Fajar still holds it in the database.
+    # Fajar leaves the file, a newcomer brings Fajar's old number: Fajar is deactivated and the number moves.
     newcomer = f"199901012024011013,Mira,Staf,Bidang Penanaman Modal / Seksi Baru,verifikator1,{fajar_phone}"
     clock.advance(hours=2)
-    with pytest.raises(RosterError) as excinfo:
-        await import_roster(bare_office, example_with(newcomer, without=(FAJAR,)))
-    [(line, message)] = problems_of(excinfo)
-    assert line == 12
-    assert message == f"nomor telepon +6281220000011 sudah dipakai pegawai lain di basis data (NIP {FAJAR})"
-    assert await snapshot(bare_office) == before  # no staff, no unit (Seksi Baru), no verifier row, no event
+    report = await import_roster(bare_office, example_with(newcomer, without=(FAJAR,)))
+    assert report.deactivated == [FAJAR] and report.created == ["199901012024011013"]
+    staff = await staff_by_nip(bare_office)
+    assert staff["199901012024011013"].telepon == "+6281220000011"
+    assert not staff[FAJAR].active
 
 
 def test_problems_are_sorted_and_print_with_their_line() -> None:

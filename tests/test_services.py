@@ -421,3 +421,39 @@ async def test_files_are_content_addressed(tmp_path: Path) -> None:
 async def test_people_fixture_matches_roster(office: Office) -> None:
     p = await people(office)
     assert isinstance(p, People) and len({p.drafter, p.kasi, p.kabid, p.clerk, p.kepala}) == 5
+
+
+async def test_a_review_by_the_drafter_or_the_same_reviewer_again_is_passed_over(bare_office: Office) -> None:
+    """A Kasi who drafts goes straight to the Kabid; a person who is both verifiers reviews once."""
+    from suratbot.services.roster import import_roster
+    from tests.conftest import roster_text
+
+    text = roster_text()
+    text = text.replace(
+        "Lina Herlina,Kepala Seksi Perizinan Usaha,Bidang Pelayanan Perizinan / Seksi Perizinan Usaha,verifikator1,",
+        "Lina Herlina,Kepala Seksi Perizinan Usaha,Bidang Pelayanan Perizinan / Seksi Perizinan Usaha,verifikator1;konseptor,",
+    )
+    text = text.replace(
+        "Neng Yulianti,Kepala Seksi Promosi Penanaman Modal,Bidang Penanaman Modal / Seksi Promosi,verifikator1,",
+        "Neng Yulianti,Kepala Seksi Promosi Penanaman Modal,Bidang Penanaman Modal / Seksi Promosi,verifikator1;verifikator2,",
+    )
+    await import_roster(bare_office, text)
+    p = await people(bare_office)
+
+    own = await letters.submit(bare_office, p.kasi, pdf(), META)
+    assert (own.state, own.holder_id) == ("verifikasi_2", p.kabid)
+    events = await audit_of(bare_office, own.id)
+    assert [(e.action, e.from_state, e.to_state) for e in events] == [
+        ("buat", None, "konsep"),
+        ("ajukan", "konsep", "verifikasi_1"),
+        ("lewati", "verifikasi_1", "verifikasi_2"),
+    ]
+    assert "Lina Herlina" in events[-1].note and "konseptor" in events[-1].note
+    assert [(m.recipient_id, m.kind) for m in await outbox_of(bare_office, own.id)] == [(p.kabid, "tugas")]
+
+    # Neng is verifier 1 and 2 of Seksi Promosi: one review, then on to the clerk.
+    other = await letters.submit(bare_office, p.other_drafter, pdf(2), META)
+    assert other.holder_id == p.other_kasi
+    other = await letters.approve(bare_office, other.id, p.other_kasi)
+    assert (other.state, other.holder_id) == ("penomoran", p.clerk)
+    assert [e.action for e in await audit_of(bare_office, other.id)][-2:] == ["setujui", "lewati"]

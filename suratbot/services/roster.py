@@ -11,10 +11,23 @@ from datetime import datetime
 
 import phonenumbers
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from suratbot.services.letters import resolve_holder
+from suratbot.services.notices import task_notice
 from suratbot.services.office import Office
-from suratbot.storage.models import AuditEvent, Staff, StaffRole, Unit, UnitVerifier
-from suratbot.workflow.sop import Sop
+from suratbot.storage.models import (
+    AuditEvent,
+    ChannelBinding,
+    Letter,
+    OutboxMessage,
+    Staff,
+    StaffRole,
+    Unit,
+    UnitVerifier,
+)
+from suratbot.workflow.machine import Refusal
+from suratbot.workflow.sop import HolderSpec, Sop
 
 COLUMNS = ("nip", "nama", "jabatan", "unit", "peran", "telepon")
 _NIP_RE = re.compile(r"[0-9]{8,20}")
@@ -55,7 +68,9 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    not_in_file: list[str] = field(default_factory=list)  # NIPs in the database the file no longer lists
+    deactivated: list[str] = field(default_factory=list)  # NIPs the file no longer lists: no longer staff here
+    reassigned: list[str] = field(default_factory=list)  # open letters whose holder changed with the roster
+    stranded: list[str] = field(default_factory=list)  # open letters nobody on the new roster can hold
     units: int = 0
 
     def summary(self) -> str:
@@ -63,13 +78,19 @@ class ImportReport:
             f"{len(self.created)} pegawai baru",
             f"{len(self.updated)} diperbarui",
             f"{len(self.unchanged)} tidak berubah",
+            f"{len(self.deactivated)} dinonaktifkan",
             f"{self.units} unit",
         ]
         text = "Impor selesai: " + ", ".join(parts) + "."
-        if self.not_in_file:
+        if self.deactivated:
+            text += "\nDinonaktifkan karena tidak ada di berkas (NIP): " + ", ".join(self.deactivated)
+        if self.reassigned:
+            text += f"\n{len(self.reassigned)} surat yang sedang berjalan dialihkan ke pemegang barunya."
+        if self.stranded:
             text += (
-                f"\n{len(self.not_in_file)} pegawai di basis data tidak ada di berkas ini (dibiarkan apa adanya): "
-                + ", ".join(self.not_in_file)
+                f"\nPERHATIAN: {len(self.stranded)} surat tidak punya pemegang di daftar baru "
+                f"(konseptornya nonaktif atau unitnya tanpa verifikator): {', '.join(self.stranded)}. "
+                "Batalkan atau lengkapi daftar pegawai."
             )
         return text
 
@@ -231,22 +252,21 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
                 session.add(units[name])
         await session.flush()
         existing = {s.nip: s for s in (await session.scalars(select(Staff))).all()}
-        by_phone = {s.telepon: s for s in existing.values()}
         listed = {row.nip for row in rows}
-        problems = [
-            RosterProblem(
-                row.line,
-                f"nomor telepon {row.telepon} sudah dipakai pegawai lain di basis data (NIP {by_phone[row.telepon].nip})",
-            )
-            for row in rows
-            if row.telepon in by_phone and by_phone[row.telepon].nip not in listed
-        ]
-        if problems:
-            raise RosterError(problems)
-        # Free every phone number that changes hands within this file before writing the new ones.
+        # People the file no longer lists are no longer staff here: deactivated (kept for the record), their
+        # chat bindings dropped and their phone numbers freed for whoever has them now.
+        leaving = [s for nip, s in existing.items() if nip not in listed and s.active]
+        for staff in leaving:
+            staff.active = False
+            staff.updated_at = now
+            report.deactivated.append(staff.nip)
+        if leaving:
+            await session.execute(delete(ChannelBinding).where(ChannelBinding.staff_id.in_([s.id for s in leaving])))
+        # Free every phone number that changes hands before writing the new ones (a unique column).
         moving = {row.nip for row in rows if row.nip in existing and existing[row.nip].telepon != row.telepon}
-        for nip in moving:
-            existing[nip].telepon = f"pindah:{existing[nip].id}"
+        for nip, staff in existing.items():
+            if nip in moving or (nip not in listed and not staff.telepon.startswith("-")):
+                staff.telepon = f"-{staff.id}"  # never a valid E.164 number, so never matched to a person
         await session.flush()
         for row in rows:
             staff = existing.get(row.nip)
@@ -289,8 +309,10 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
         for name, chain in chains.items():
             for level, holder in chain.items():
                 session.add(UnitVerifier(unit_id=units[name].id, level=level, staff_id=existing[holder.nip].id))
-        report.not_in_file = sorted(nip for nip in existing if nip not in listed)
+        report.deactivated.sort()
         report.units = len(chains)
+        await session.flush()
+        await _reroute_open_letters(session, office, existing, report, now)
         session.add(
             AuditEvent(
                 action="impor_pegawai",
@@ -298,9 +320,88 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
                     "baru": len(report.created),
                     "diperbarui": len(report.updated),
                     "tidak_berubah": len(report.unchanged),
+                    "dinonaktifkan": report.deactivated,
+                    "surat_dialihkan": len(report.reassigned),
                     "unit": report.units,
                 },
                 at=now,
             )
         )
     return report
+
+
+async def _reroute_open_letters(
+    session: AsyncSession, office: Office, staff_by_nip: dict[str, Staff], report: ImportReport, now: datetime
+) -> None:
+    """Give every open letter to whoever holds its step on the new roster, and tell them (same transaction)."""
+    sop = office.sop
+    open_states = [key for key, state in sop.states.items() if not state.final]
+    letters = (
+        await session.scalars(
+            select(Letter).where(Letter.state.in_(open_states)).order_by(Letter.created_at).with_for_update()
+        )
+    ).all()
+    staff_by_id = {s.id: s for s in staff_by_nip.values()}
+    for letter in letters:
+        spec = sop.states[letter.state].holder
+        if spec is None:  # pragma: no cover - open states always have a holder spec
+            continue
+        drafter = staff_by_id[letter.drafter_id]
+        holder = await _holder_on_new_roster(session, sop, spec, letter, drafter)
+        if holder is None:
+            report.stranded.append(letter.id)
+            continue
+        if holder.id == letter.holder_id:
+            continue
+        previous = staff_by_id.get(letter.holder_id or 0)
+        letter.holder_id = holder.id
+        letter.updated_at = now
+        session.add(
+            AuditEvent(
+                letter_id=letter.id,
+                action="alihkan",
+                from_state=letter.state,
+                to_state=letter.state,
+                version_sha256=letter.current_version,
+                note=f"Pemegang berganti karena daftar pegawai diperbarui: {previous.nama if previous else '-'} "
+                f"\u2192 {holder.nama}.",
+                details={"dari": previous.id if previous else None, "ke": holder.id},
+                at=now,
+            )
+        )
+        notice = task_notice(sop, letter, holder, sender=None, note=None)
+        session.add(
+            OutboxMessage(
+                recipient_id=holder.id,
+                letter_id=letter.id,
+                kind=notice.kind,
+                text=notice.text,
+                actions=list(notice.actions),
+                attachment_sha256=notice.attachment_sha256,
+                expected_state=notice.expected_state,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        report.reassigned.append(letter.id)
+
+
+async def _holder_on_new_roster(
+    session: AsyncSession, sop: Sop, spec: HolderSpec, letter: Letter, drafter: Staff
+) -> Staff | None:
+    """The letter's holder now: in its own unit if that unit still has one, else in the drafter's new unit."""
+    candidates = [letter.unit_id]
+    if drafter.active and drafter.unit_id != letter.unit_id:
+        candidates.append(drafter.unit_id)
+    for unit_id in candidates:
+        letter.unit_id = unit_id
+        try:
+            holder = await resolve_holder(session, sop, spec, letter)
+        except Refusal:
+            continue
+        if holder.active:
+            return holder
+    letter.unit_id = candidates[0]
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import select
 
 from suratbot.data.concept import example_letter
@@ -46,9 +48,17 @@ def pdf(version: int = 1) -> Upload:
     return Upload(example_letter(META.perihal, META.tujuan, version=version), f"konsep-v{version}.pdf")
 
 
+_fresh = itertools.count(10_000)
+
+
+def fresh_pdf() -> Upload:
+    """A concept no other letter has (the same file twice from one drafter is refused while open)."""
+    return pdf(next(_fresh))
+
+
 async def letter_at(office: Office, p: People, state: str, meta: LetterMeta = META) -> Letter:
     """A new letter driven along the happy path until it reaches `state`."""
-    letter = await letters.submit(office, p.drafter, pdf(), meta)
+    letter = await letters.submit(office, p.drafter, fresh_pdf(), meta)
     path = [
         ("verifikasi_2", lambda lid: letters.approve(office, lid, p.kasi)),
         ("penomoran", lambda lid: letters.approve(office, lid, p.kabid)),

@@ -51,7 +51,7 @@ from suratbot.workflow.letter import KLASIFIKASI_RE, clean_note
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop
 from tests.conftest import WIB, FakeClock, roster_text
-from tests.helpers import META, People, pdf, people
+from tests.helpers import META, People, fresh_pdf, pdf, people
 
 pytestmark = pytest.mark.slow
 COVERED: Counter[str] = Counter()
@@ -378,7 +378,7 @@ class Walk:
         office = self.office
         match action:
             case "submit":
-                return lambda: letters.submit(office, actor, pdf(1), META)
+                return lambda: letters.submit(office, actor, fresh_pdf(), META)
             case "approve":
                 return lambda: letters.approve(office, letter_id, actor, expected_state=expected)
             case "request_revision":

@@ -199,9 +199,10 @@ async def test_revision_needs_a_note_and_reaches_the_drafter_verbatim(office: Of
         )
     note = "Tanggal rapat salah: seharusnya Senin, 30 November 2026 (bukan Minggu)."
     annotated = Upload(pdf(5).data, "coretan.pdf")
+    concept = letter.current_version
     letter = await letters.request_revision(office, letter.id, p.kabid, note, annotated=annotated)
     assert (letter.state, letter.holder_id, letter.return_state) == ("konsep", p.drafter, "verifikasi_2")
-    assert letter.current_version == hashlib.sha256(pdf().data).hexdigest(), "the concept stays the current version"
+    assert letter.current_version == concept, "the concept stays the current version"
     event = (await audit_of(office, letter.id))[-1]
     assert (event.action, event.note) == ("revisi", note)
     message = (await outbox_of(office, letter.id))[-1]
@@ -457,3 +458,32 @@ async def test_a_review_by_the_drafter_or_the_same_reviewer_again_is_passed_over
     other = await letters.approve(bare_office, other.id, p.other_kasi)
     assert (other.state, other.holder_id) == ("penomoran", p.clerk)
     assert [e.action for e in await audit_of(bare_office, other.id)][-2:] == ["setujui", "lewati"]
+
+
+async def test_the_same_file_is_not_submitted_twice_while_open(office: Office) -> None:
+    p = await people(office)
+    first = await letters.submit(office, p.drafter, pdf(), META)
+    refusal = await assert_refused(office, "konsep_ganda", lambda: letters.submit(office, p.drafter, pdf(), META))
+    assert first.id[:8] in refusal.message
+    await letters.cancel(office, first.id, p.drafter, "Salah unggah.")
+    again = await letters.submit(office, p.drafter, pdf(), META)  # the first one is closed now
+    assert again.id != first.id
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("../../etc/konsep.pdf", "konsep.pdf"),
+        ("C:\\Users\\tu\\konsep\x00.pdf", "konsep.pdf"),
+        ("x" * 300 + ".pdf", "x" * 251 + ".pdf"),
+        ("   ", None),
+    ],
+)
+async def test_file_names_are_cleaned_for_display(office: Office, given: str, shown: str | None) -> None:
+    p = await people(office)
+    upload = Upload(pdf().data, given)
+    letter = await letters.submit(office, p.drafter, upload, META)
+    async with office.uow() as uow:
+        version = (await uow.session.scalars(select(FileVersion).where(FileVersion.letter_id == letter.id))).one()
+    assert version.filename == shown
+    assert "Upload(filename=" in repr(upload) and "%PDF" not in repr(upload)

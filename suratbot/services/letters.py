@@ -284,18 +284,26 @@ def _forward_notices(office: Office, step: _Step, verb: str, note: str | None = 
     return notices
 
 
-async def _store_version(
-    uow: UnitOfWork, office: Office, letter_id: str, upload: Upload, kind: str, by: Staff | None, now: datetime
-) -> FileVersion:
+async def _save(office: Office, upload: Upload | None) -> str | None:
+    """Check an upload and put its bytes in the store, before the transaction opens: a 20 MB write must not
+    hold SQLite's write lock. A refused action may leave unreferenced bytes behind; they are harmless (the
+    store is content-addressed) and nothing points at them."""
+    if upload is None:
+        return None
     check_upload(upload, office.max_file_bytes)
-    digest = await asyncio.to_thread(uow.files.put, upload.data)  # up to 20 MB: keep the event loop free
+    return await asyncio.to_thread(office.files.put, upload.data)  # keep the event loop free
+
+
+def _version_row(
+    uow: UnitOfWork, letter_id: str, upload: Upload, digest: str, kind: str, by: Staff | None, now: datetime
+) -> FileVersion:
     version = FileVersion(
         letter_id=letter_id,
         sha256=digest,
         kind=kind,
         media_type=upload.media_type,
         size=len(upload.data),
-        filename=upload.filename,
+        filename=upload.display_name,
         uploaded_by=by.id if by else None,
         created_at=now,
     )
@@ -316,12 +324,24 @@ async def submit(
     """A drafter's new concept: stored, recorded and sent to the unit's first verifier in one go."""
     now = _now(office, now)
     meta = meta.validated()
-    check_upload(upload, office.max_file_bytes)
+    digest = await _save(office, upload)
+    assert digest is not None
     async with office.uow() as uow:
         drafter = await load_actor(uow.session, drafter_id)
         if not drafter.roles & office.sop.drafting_roles:
             raise Refusal(
                 "bukan_konseptor", "Anda tidak terdaftar sebagai konseptor, jadi tidak bisa mengajukan konsep surat."
+            )
+        open_states = [key for key, st in office.sop.states.items() if not st.final]
+        same = await uow.session.scalar(
+            select(Letter.id).where(
+                Letter.drafter_id == drafter.id, Letter.current_version == digest, Letter.state.in_(open_states)
+            )
+        )
+        if same is not None:
+            raise Refusal(
+                "konsep_ganda",
+                f"Berkas yang sama persis sudah Anda ajukan (ID {same[:8]}) dan masih diproses; tidak diajukan dua kali.",
             )
         state, _holder, due = first_move(office.sop, now=now)
         letter = Letter(
@@ -343,7 +363,7 @@ async def submit(
             updated_at=now,
         )
         uow.session.add(letter)  # written once, at commit, with the state it ends in
-        version = await _store_version(uow, office, letter.id, upload, "konsep", drafter, now)
+        version = _version_row(uow, letter.id, upload, digest, "konsep", drafter, now)
         letter.current_version = version.sha256
         uow.session.add(
             AuditEvent(
@@ -353,7 +373,7 @@ async def submit(
                 from_state=None,
                 to_state=state,
                 version_sha256=version.sha256,
-                details={"filename": upload.filename, "size": len(upload.data)},
+                details={"filename": upload.display_name, "size": len(upload.data)},
                 at=now,
             )
         )
@@ -423,6 +443,7 @@ async def _send_back(
 ) -> Letter:
     now = _now(office, now)
     note = clean_note(note)  # type: ignore[assignment]  # None is refused by decide (catatan_wajib)
+    annotated_digest = await _save(office, annotated)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
@@ -438,7 +459,8 @@ async def _send_back(
                 note=note,
                 expected_state=expected_state,
             )
-            version = await _store_version(uow, office, letter.id, annotated, "anotasi", actor, now)
+            assert annotated_digest is not None
+            version = _version_row(uow, letter.id, annotated, annotated_digest, "anotasi", actor, now)
             details = {"anotasi_sha256": version.sha256}
         step = await _transition(
             uow, office, letter, actor, action, now=now, note=note, expected_state=expected_state, details=details
@@ -468,11 +490,13 @@ async def resubmit(
     """The drafter's revised version goes back to the reviewer who asked for it."""
     now = _now(office, now)
     note = clean_note(note)
+    digest = await _save(office, upload)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
         decide(office.sop, _facts(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
-        version = await _store_version(uow, office, letter.id, upload, "revisi", actor, now)
+        assert digest is not None
+        version = _version_row(uow, letter.id, upload, digest, "revisi", actor, now)
         step = await _transition(
             uow, office, letter, actor, "ajukan_ulang", now=now, note=note, version_sha256=version.sha256
         )
@@ -498,6 +522,7 @@ async def assign_number(
     """
     now = _now(office, now)
     code = check_klasifikasi(klasifikasi) if klasifikasi else None
+    numbered_digest = await _save(office, numbered)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
@@ -552,7 +577,8 @@ async def assign_number(
         )
         version_sha = None
         if numbered is not None:
-            version_sha = (await _store_version(uow, office, letter.id, numbered, "bernomor", actor, now)).sha256
+            assert numbered_digest is not None
+            version_sha = _version_row(uow, letter.id, numbered, numbered_digest, "bernomor", actor, now).sha256
         step = await _transition(
             uow,
             office,
@@ -610,6 +636,7 @@ async def record_signature(
 ) -> Letter:
     """Kepala Dinas has signed: the signed file becomes the letter, and the clerk is told to send it."""
     now = _now(office, now)
+    digest = await _save(office, signed)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
@@ -621,7 +648,8 @@ async def record_signature(
             now=now,
             expected_state=expected_state,
         )
-        version = await _store_version(uow, office, letter.id, signed, "ditandatangani", actor, now)
+        assert digest is not None
+        version = _version_row(uow, letter.id, signed, digest, "ditandatangani", actor, now)
         step = await _transition(
             uow,
             office,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from suratbot.workflow.letter import clean_text
 from suratbot.workflow.machine import Refusal
 
 PDF = "application/pdf"
+MAX_NAME = 255
 _ENCRYPT_RE = re.compile(rb"/Encrypt\s*(\d+\s+\d+\s+R|<<)")
 
 
@@ -18,6 +20,17 @@ class Upload:
     data: bytes
     filename: str | None = None
     media_type: str = PDF
+
+    @property
+    def display_name(self) -> str | None:
+        """The name to show: no folders, no control characters, at most 255 characters (display only)."""
+        if not self.filename:
+            return None
+        name = clean_text(self.filename).replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if len(name) > MAX_NAME:
+            stem, dot, ext = name.rpartition(".")
+            name = (stem[: MAX_NAME - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else name[:MAX_NAME]
+        return name or None
 
     def __repr__(self) -> str:  # never dump the bytes into a log
         return f"Upload(filename={self.filename!r}, media_type={self.media_type!r}, size={len(self.data)})"

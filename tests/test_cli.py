@@ -194,7 +194,7 @@ def test_staff_import_of_a_bad_csv_lists_every_problem_and_imports_nothing(migra
     assert f"Tidak ada yang diimpor: 4 masalah di {bad}:" in result.err
     problem_lines = [line.strip() for line in result.err.splitlines()[1:]]
     assert re.findall(r"^  baris (\d+): ", result.err, re.MULTILINE) == ["4", "8", "9", "10"]
-    assert "'12345' tidak valid" in problem_lines[0]
+    assert "“12345” tidak valid" in problem_lines[0]
     assert "kepala_bidang" in problem_lines[1]
     assert "19900101201503110X" in problem_lines[2]
     assert "jumlah kolom 4, seharusnya 6" in problem_lines[3]

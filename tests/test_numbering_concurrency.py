@@ -153,9 +153,10 @@ async def test_twenty_concurrent_numberings_of_one_letter_give_one_number(office
 # --- new year ----------------------------------------------------------------------------------------------
 
 
-async def test_the_serial_restarts_with_the_year_of_the_letter_date(office: Office) -> None:
+async def test_the_serial_restarts_with_the_year_of_the_letter_date(office: Office, clock: FakeClock) -> None:
     p = await people(office)
     a, b, c, d = await letters_at(office, p, "penomoran", 4)
+    clock.now = datetime(2027, 1, 4, 9, 0, tzinfo=WIB)  # numbered on 4 January, some back-dated
 
     a = await letters.assign_number(office, a.id, p.clerk, letter_date=date(2026, 12, 31))
     b = await letters.assign_number(office, b.id, p.clerk, letter_date=date(2027, 1, 2))
@@ -282,12 +283,13 @@ async def test_a_returned_numbered_letter_resubmitted_to_the_start_can_be_signed
     assert all(n.status == "dibatalkan" for n in numbers if n.nomor != letter.nomor)
 
 
-async def test_a_format_without_the_year_restarts_the_serial_in_a_new_year(office: Office) -> None:
+async def test_a_format_without_the_year_restarts_the_serial_in_a_new_year(office: Office, clock: FakeClock) -> None:
     yearless = dataclasses.replace(
         office, sop=dataclasses.replace(office.sop, numbering=NumberingRule("{klasifikasi}/{urut}/{unit}", "DPMPTSP"))
     )
     p = await people(office)
     old, new = await letters_at(yearless, p, "penomoran", 2)
+    clock.now = datetime(2027, 1, 2, 9, 0, tzinfo=WIB)
     old = await letters.assign_number(yearless, old.id, p.clerk, letter_date=date(2026, 12, 31))
     assert old.nomor == "500.16/1/DPMPTSP"
 

@@ -468,14 +468,14 @@ def assert_mixed_file_problems(excinfo: pytest.ExceptionInfo[RosterError]) -> No
     problems = excinfo.value.problems
     assert [p.line for p in problems] == [6, 10, 11, 12, 15, 16, 17, 18]
     by_line = {p.line: p.message for p in problems}
-    assert "nomor telepon '12345' tidak valid" in by_line[6]
+    assert "nomor telepon \u201c12345\u201d tidak valid" in by_line[6]
     assert "peran tidak dikenal: kepala_bidang" in by_line[10]
     assert f"NIP {ASEP} ganda" in by_line[11]
     assert "baris 2" in by_line[11]
     assert "nomor telepon +6281220000003 ganda" in by_line[12]
     assert "baris 4" in by_line[12]
     assert by_line[15] == "kolom nama kosong"
-    assert "NIP '19900101201503110X' tidak valid" in by_line[16]
+    assert "NIP \u201c19900101201503110X\u201d tidak valid" in by_line[16]
     assert by_line[17] == "jumlah kolom 5, seharusnya 6"
     assert by_line[18] == "jumlah kolom 7, seharusnya 6"
     message = str(excinfo.value)
@@ -551,10 +551,11 @@ async def test_drafter_without_verifier1_up_the_unit_path_is_refused(bare_office
     problems = problems_of(excinfo)
     assert [line for line, _ in problems] == [13, 14]
     assert (
-        "'Bidang Penanaman Modal / Seksi Pengawasan' tidak punya Verifikator 1 (peran verifikator1)" in problems[0][1]
+        "\u201cBidang Penanaman Modal / Seksi Pengawasan\u201d tidak punya Verifikator 1 (peran verifikator1)"
+        in problems[0][1]
     )
     assert "konseptor Hendra" in problems[0][1]
-    assert f"{PERIZINAN!r} tidak punya Verifikator 1" in problems[1][1]
+    assert f"\u201c{PERIZINAN}\u201d tidak punya Verifikator 1" in problems[1][1]
     assert await count(bare_office, Staff) == 0
 
 
@@ -574,7 +575,7 @@ async def test_two_verifier1_in_one_unit_are_refused(bare_office: Office) -> Non
         await import_roster(bare_office, example_with(second))
     [(line, message)] = problems_of(excinfo)
     assert line == 13
-    assert f"unit {SEKSI_USAHA!r} punya lebih dari satu Verifikator 1 (baris 8, 13)" in message
+    assert f"unit \u201c{SEKSI_USAHA}\u201d punya lebih dari satu Verifikator 1 (baris 8, 13)" in message
     assert await count(bare_office, Staff) == 0
 
 

@@ -267,6 +267,12 @@ async def test_assign_number(office: Office, clock: FakeClock) -> None:
     await assert_refused(
         office, "klasifikasi_salah", lambda: letters.assign_number(office, letter.id, p.clerk, klasifikasi="abc")
     )
+    await assert_refused(
+        office,
+        "tanggal_mendatang",
+        lambda: letters.assign_number(office, letter.id, p.clerk, letter_date=date(2026, 11, 26)),
+        letter.id,
+    )
     letter = await letters.assign_number(office, letter.id, p.clerk, klasifikasi="000.1.2.3")
     assert letter.nomor == "000.1.2.3/1/DPMPTSP/2026"
     assert letter.klasifikasi == "000.1.2.3"

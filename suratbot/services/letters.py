@@ -21,6 +21,7 @@ from suratbot.services.notices import (
     DISPATCH_ROUTES,
     TASK_KINDS,
     Notice,
+    indonesian_date,
     letter_heading,
     person,
     plain_notice,
@@ -550,14 +551,19 @@ async def assign_number(
             _queue(
                 uow,
                 letter,
-                _forward_notices(office, step, f"diteruskan dengan nomor tetap {letter.nomor}"),
+                _forward_notices(office, step, "diteruskan dengan nomor yang sama"),
                 actor=actor,
                 now=now,
             )
             return letter
         if code:
             letter.klasifikasi = code
-        day = letter_date or now.astimezone(office.sop.calendar.timezone).date()
+        today = now.astimezone(office.sop.calendar.timezone).date()
+        day = letter_date or today
+        if day > today:
+            raise Refusal(
+                "tanggal_mendatang", f"Tanggal surat tidak boleh setelah hari ini ({indonesian_date(today)})."
+            )
         serial = await _next_serial(uow.session, str(day.year))
         nomor = office.sop.numbering.render(klasifikasi=letter.klasifikasi, serial=serial, letter_date=day)
         letter.nomor = nomor
@@ -589,7 +595,7 @@ async def assign_number(
             version_sha256=version_sha,
             details={"nomor": nomor, "serial": serial, "klasifikasi": letter.klasifikasi, "tanggal": day.isoformat()},
         )
-        _queue(uow, letter, _forward_notices(office, step, f"diberi nomor {nomor}"), actor=actor, now=now)
+        _queue(uow, letter, _forward_notices(office, step, "diberi nomor"), actor=actor, now=now)
         return letter
 
 

@@ -143,7 +143,7 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
         row_problems: list[str] = []
         nip = re.sub(r"\s", "", value["nip"])
         if not _NIP_RE.fullmatch(nip):
-            row_problems.append(f"NIP {value['nip']!r} tidak valid (8–20 angka)")
+            row_problems.append(f"NIP \u201c{value['nip']}\u201d tidak valid (8–20 angka)")
         value["unit"] = normalise_unit(value["unit"])
         for name in ("nama", "jabatan", "unit"):
             if not value[name]:
@@ -160,7 +160,7 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
             row_problems.append(f"peran tidak dikenal: {', '.join(unknown)} (yang dikenal: {', '.join(sop.roles)})")
         phone = normalise_phone(value["telepon"])
         if phone is None:
-            row_problems.append(f"nomor telepon {value['telepon']!r} tidak valid")
+            row_problems.append(f"nomor telepon \u201c{value['telepon']}\u201d tidak valid")
         if nip and nip in first_line_of_nip:
             row_problems.append(f"NIP {nip} ganda (sudah ada di baris {first_line_of_nip[nip]})")
         if phone and phone in first_line_of_phone:
@@ -208,8 +208,8 @@ def verifier_chains(rows: list[RosterRow], sop: Sop) -> tuple[dict[str, dict[int
             problems.append(
                 RosterProblem(
                     holders[1].line,
-                    f"unit {unit!r} punya lebih dari satu Verifikator {level} (baris {lines}); "
-                    "pisahkan ke sub-unit (contoh: 'Bidang X / Seksi Y')",
+                    f"unit \u201c{unit}\u201d punya lebih dari satu Verifikator {level} (baris {lines}); "
+                    "pisahkan ke sub-unit (contoh: \u201cBidang X / Seksi Y\u201d)",
                 )
             )
     units = {row.unit for row in rows} | {a for row in rows for a in _ancestors(row.unit)}
@@ -231,7 +231,7 @@ def verifier_chains(rows: list[RosterRow], sop: Sop) -> tuple[dict[str, dict[int
                 problems.append(
                     RosterProblem(
                         row.line,
-                        f"unit {row.unit!r} tidak punya Verifikator {level} (peran {role}) untuk konseptor {row.nama}",
+                        f"unit \u201c{row.unit}\u201d tidak punya Verifikator {level} (peran {role}) untuk konseptor {row.nama}",
                     )
                 )
     return chains, problems

@@ -43,7 +43,7 @@ def check_klasifikasi(value: str) -> str:
     if not KLASIFIKASI_RE.fullmatch(code):
         raise Refusal(
             "klasifikasi_salah",
-            f"Kode klasifikasi {value!r} tidak sesuai format (contoh: 500.16 atau 000.1.2.3).",
+            f"Kode klasifikasi \u201c{value.strip()}\u201d tidak sesuai format (contoh: 500.16 atau 000.1.2.3).",
         )
     return code
 

@@ -262,9 +262,9 @@ def test_sop_check_of_the_shipped_sop(cli: Cli) -> None:
     result = cli("sop", "check")
     assert result.code == 0, result.err
     assert "SOP 1.2.12 Pengelolaan Surat Keluar Secara Elektronik" in result.out
-    assert "valid." in result.out
-    assert re.search(r"penomoran\s+Penomoran\s+pemegang role:pengelola\s+10 menit", result.out)
-    assert re.search(r"tanda_tangan\s+Tanda tangan\s+pemegang role:kepala\s+tanpa standar waktu", result.out)
+    assert ": sah." in result.out
+    assert re.search(r"penomoran\s+Penomoran\s+pemegang: Pengelola Surat\s+10 menit", result.out)
+    assert re.search(r"tanda_tangan\s+Tanda tangan\s+pemegang: Kepala Dinas\s+tanpa standar waktu", result.out)
     assert "nomor: {klasifikasi}/{urut}/{unit}/{tahun} (unit DPMPTSP)" in result.out
 
     named = cli("sop", "check", SHIPPED_SOP)
@@ -429,7 +429,7 @@ def test_installed_console_script_runs_sop_check(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "SOP 1.2.12" in completed.stdout
-    assert "valid." in completed.stdout
+    assert ": sah." in completed.stdout
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------------

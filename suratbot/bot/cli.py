@@ -18,7 +18,7 @@ from suratbot.services.office import Office
 from suratbot.services.roster import RosterError, import_roster
 from suratbot.storage import db
 from suratbot.storage.models import AuditEvent, Letter, Staff
-from suratbot.workflow.sop import SopConfigError, load_sop
+from suratbot.workflow.sop import HolderSpec, Sop, SopConfigError, load_sop
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -82,7 +82,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(str(exc), file=sys.stderr)
             return EXIT_FAIL
         return EXIT_OK
-    office = Office.open(settings.load_sop(), settings.database_url, settings.data_dir)
+    office = Office.open(settings.load_sop(), settings.database_url.get_secret_value(), settings.data_dir)
     try:
         if args.command == "db":
             return await _db(office, args.db_command)
@@ -99,13 +99,25 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _sop_check(path: Path | None) -> int:
     sop = load_sop(path)
-    print(f"SOP {sop.code} {sop.name} — {sop.office} ({sop.source}): valid.")
+    print(f"SOP {sop.code} {sop.name} — {sop.office} ({sop.source}): sah.")
     for state in sop.states.values():
         minutes = f"{state.standard_minutes} menit" if state.standard_minutes else "tanpa standar waktu"
-        holder = str(state.holder) if state.holder else "selesai"
-        print(f"  {state.key:<14} {state.name:<18} pemegang {holder:<16} {minutes}")
-    print(f"  nomor: {sop.numbering.format} (unit {sop.numbering.unit})")
+        print(f"  {state.key:<14} {state.name:<18} {_holder_text(sop, state.holder):<28} {minutes}")
+    print(f"  format nomor: {sop.numbering.format} (unit {sop.numbering.unit})")
+    hours = "24 jam" if sop.calendar.round_the_clock else "jam kerja"
+    print(f"  zona waktu {sop.calendar.timezone.key}, dihitung dalam {hours}, {len(sop.calendar.holidays)} hari libur")
     return EXIT_OK
+
+
+def _holder_text(sop: Sop, holder: HolderSpec | None) -> str:
+    if holder is None:
+        return "(selesai)"
+    if holder.kind == "drafter":
+        return "pemegang: konseptor"
+    if holder.kind == "verifier":
+        return f"pemegang: verifikator {holder.level}"
+    assert holder.role is not None
+    return f"pemegang: {sop.roles[holder.role].name}"
 
 
 async def _db(office: Office, action: str) -> int:

@@ -17,7 +17,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
-    database_url: str = "sqlite+aiosqlite:///./data/suratbot.db"
+    # A secret: a PostgreSQL URL may carry a password, so it never shows in a repr or a log.
+    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///./data/suratbot.db")
     data_dir: Path = Path("./data")
     timezone: str | None = None  # overrides the SOP file's calendar.timezone when set
     sop_file: Path | None = None

@@ -60,6 +60,24 @@ async def _pg_reachable() -> str | None:
         await engine.dispose()
 
 
+async def empty_postgres(url: str) -> None:
+    """Empty every table of the per-run PostgreSQL database (the schema and its version stay)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            tables = (
+                await conn.execute(
+                    text(
+                        "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
+                    )
+                )
+            ).scalars()
+            names = ", ".join(f'"{t}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def sop() -> Sop:
     return load_sop()
@@ -127,21 +145,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{target}"
     url: str = request.getfixturevalue("postgres_database")
 
-    async def truncate() -> None:
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            tables = (
-                await conn.execute(
-                    text(
-                        "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
-                    )
-                )
-            ).scalars()
-            names = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
-
-    asyncio.run(truncate())
+    asyncio.run(empty_postgres(url))
     return url
 
 

@@ -18,12 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from suratbot.bot.cli import main
 from suratbot.bot.demo import _start_moment
-from suratbot.storage.db import create_engine
 from suratbot.workflow.sop import DEFAULT_SOP_RESOURCE, load_sop
+from tests.conftest import empty_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_ROSTER = ROOT / "suratbot" / "data" / "roster_contoh.csv"
@@ -436,23 +435,7 @@ def test_installed_console_script_runs_sop_check(tmp_path: Path) -> None:
 
 
 def _truncate(url: str) -> None:
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                tables = (
-                    await conn.execute(
-                        text(
-                            "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'"
-                        )
-                    )
-                ).scalars()
-                names = ", ".join(f'"{t}"' for t in tables)
-                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+    asyncio.run(empty_postgres(url))
 
 
 @pytest.mark.postgres

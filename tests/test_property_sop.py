@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, func, select
 
 from suratbot.services import letters
 from suratbot.services.notices import DISPATCH_ROUTES
@@ -50,7 +50,7 @@ from suratbot.storage.models import (
 from suratbot.workflow.letter import KLASIFIKASI_RE, clean_note
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop
-from tests.conftest import WIB, FakeClock, roster_text
+from tests.conftest import WIB, FakeClock, empty_postgres, roster_text
 from tests.helpers import META, People, fresh_pdf, pdf, people
 
 pytestmark = pytest.mark.slow
@@ -424,8 +424,10 @@ class Walk:
             case "resubmit" if state == "konsep" and is_holder and model.return_state is not None:
                 return model.return_state  # resubmit_to = "asker"
             case "assign_number" if state == "penomoran" and is_holder:
-                ok = step.klasifikasi is None or KLASIFIKASI_RE.match(step.klasifikasi)
-                return "tanda_tangan" if ok else None
+                ok = step.klasifikasi is None or KLASIFIKASI_RE.fullmatch(step.klasifikasi)
+                today = self.clock.now.astimezone(WIB).date()
+                in_time = step.letter_date is None or step.letter_date <= today  # never dated after today
+                return "tanda_tangan" if ok and in_time else None
             case "record_signature" if state == "tanda_tangan" and is_holder:
                 return "pengiriman"
             case "dispatch" if state == "pengiriman" and is_holder and step.route in DISPATCH_ROUTES:
@@ -597,21 +599,7 @@ class Backend:
             target = self.workdir / f"contoh-{next(self.counter)}.db"
             shutil.copyfile(self.template, target)
             return f"sqlite+aiosqlite:///{target}"
-        engine = create_engine(self.url)
-        try:
-            async with engine.begin() as conn:
-                tables = (
-                    await conn.execute(
-                        text(
-                            "select tablename from pg_tables "
-                            "where schemaname = 'public' and tablename <> 'alembic_version'"
-                        )
-                    )
-                ).scalars()
-                names = ", ".join(f'"{t}"' for t in tables)
-                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        finally:
-            await engine.dispose()
+        await empty_postgres(self.url)
         return self.url
 
     def cleanup(self, url: str) -> None:

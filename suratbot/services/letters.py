@@ -23,6 +23,7 @@ from suratbot.services.notices import (
     Notice,
     indonesian_date,
     letter_heading,
+    outbox_row,
     person,
     plain_notice,
     progress_notice,
@@ -38,7 +39,6 @@ from suratbot.storage.models import (
     IssuedNumber,
     Letter,
     NumberCounter,
-    OutboxMessage,
     Staff,
     StaffRole,
     UnitVerifier,
@@ -258,21 +258,7 @@ def _queue(uow: UnitOfWork, letter: Letter | None, notices: list[Notice], *, act
         if own_news or (n.recipient_id, n.kind) in seen:
             continue
         seen.add((n.recipient_id, n.kind))
-        uow.session.add(
-            OutboxMessage(
-                recipient_id=n.recipient_id,
-                letter_id=letter.id if letter else None,
-                kind=n.kind,
-                text=n.text,
-                actions=list(n.actions),
-                attachment_sha256=n.attachment_sha256,
-                expected_state=n.expected_state,
-                status="pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        uow.session.add(outbox_row(n, letter.id if letter else None, now))
 
 
 def _forward_notices(office: Office, step: _Step, verb: str, note: str | None = None) -> list[Notice]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from suratbot.storage.models import Letter, Staff
+from suratbot.storage.models import Letter, OutboxMessage, Staff
 from suratbot.workflow.letter import SECRET_SIFAT
 from suratbot.workflow.sop import Sop
 
@@ -34,6 +34,23 @@ class Notice:
     actions: list[str] = field(default_factory=list)
     attachment_sha256: str | None = None
     expected_state: str | None = None
+
+
+def outbox_row(notice: Notice, letter_id: str | None, now: datetime) -> OutboxMessage:
+    """The outbox row that carries `notice` (pending, due now), to be added in the caller's transaction."""
+    return OutboxMessage(
+        recipient_id=notice.recipient_id,
+        letter_id=letter_id,
+        kind=notice.kind,
+        text=notice.text,
+        actions=list(notice.actions),
+        attachment_sha256=notice.attachment_sha256,
+        expected_state=notice.expected_state,
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 def local_time(sop: Sop, moment: datetime) -> str:

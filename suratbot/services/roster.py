@@ -14,13 +14,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services.letters import resolve_holder
-from suratbot.services.notices import task_notice
+from suratbot.services.notices import outbox_row, task_notice
 from suratbot.services.office import Office
 from suratbot.storage.models import (
     AuditEvent,
     ChannelBinding,
     Letter,
-    OutboxMessage,
     Staff,
     StaffRole,
     Unit,
@@ -370,21 +369,7 @@ async def _reroute_open_letters(
             )
         )
         notice = task_notice(sop, letter, holder, sender=None, note=None)
-        session.add(
-            OutboxMessage(
-                recipient_id=holder.id,
-                letter_id=letter.id,
-                kind=notice.kind,
-                text=notice.text,
-                actions=list(notice.actions),
-                attachment_sha256=notice.attachment_sha256,
-                expected_state=notice.expected_state,
-                status="pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        session.add(outbox_row(notice, letter.id, now))
         report.reassigned.append(letter.id)
 
 

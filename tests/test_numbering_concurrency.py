@@ -77,10 +77,11 @@ async def test_hundred_concurrent_numbers_are_distinct_and_gapless(office: Offic
 
 
 @pytest.mark.slow
-async def test_hundred_concurrent_numbers_on_both_sides_of_new_year(office: Office) -> None:
+async def test_hundred_concurrent_numbers_on_both_sides_of_new_year(office: Office, clock: FakeClock) -> None:
     """Half dated 31 December 2026, half 2 January 2027, all at once: two gapless series of 1..50."""
     p = await people(office)
     batch = await letters_at(office, p, "penomoran", 100)
+    clock.now = datetime(2027, 1, 2, 9, 0, tzinfo=WIB)  # numbered on 2 January, half of them back-dated
     days = [date(2026, 12, 31) if i % 2 else date(2027, 1, 2) for i in range(100)]
 
     done, refused = await gather_outcomes(

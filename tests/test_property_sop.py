@@ -203,6 +203,7 @@ class Model:
     state: str = "verifikasi_1"
     return_state: str | None = None
     events: int = 2  # buat + ajukan
+    numbered: bool = False  # a number, once given, stays with the letter
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,10 @@ class Walk:
             case "cancel" if has_note and state in ("tanda_tangan", "pengiriman"):
                 # A numbered letter: only an admin or Kepala Dinas may cancel it.
                 return "dibatalkan" if self.roles[actor] & {"admin", "kepala"} else None
-            case "cancel" if has_note and (actor == model.drafter_id or "admin" in self.roles[actor]):
+            case "cancel" if has_note and model.numbered:
+                # A numbered letter, also when back in an early state after a return: only admin / Kepala Dinas.
+                return "dibatalkan" if self.roles[actor] & {"admin", "kepala"} else None
+            case "cancel" if has_note and (actor == model.drafter_id or self.roles[actor] & {"admin", "kepala"}):
                 return "dibatalkan"
         return None
 
@@ -457,6 +461,8 @@ class Walk:
                 model.return_state = old_state
             elif action in ("resubmit", "cancel"):
                 model.return_state = None
+            if action == "assign_number":
+                model.numbered = True
             model.state = new_state
 
         # The audit event of this call: who, from where to where, and the note (stripped).

@@ -678,3 +678,51 @@ async def test_too_long_nama_is_a_roster_problem(bare_office: Office) -> None:
     with pytest.raises(RosterError) as excinfo:
         await import_roster(bare_office, text)
     assert [p.line for p in excinfo.value.problems] == [9]
+
+
+async def test_a_revision_follows_its_drafter_when_the_section_is_renamed(bare_office: Office) -> None:
+    await import_roster(bare_office, EXAMPLE)
+    p = await people(bare_office)
+    letter = await letter_at(bare_office, p, "verifikasi_1")
+    await letters.request_revision(bare_office, letter.id, p.kasi, "Perbaiki.")
+    report = await import_roster(bare_office, EXAMPLE.replace("Seksi Perizinan Usaha", "Seksi Perizinan Berusaha"))
+    assert report.stranded == []
+    events = [e for e in await audit_of(bare_office, letter.id) if e.action == "alihkan"]
+    assert len(events) == 1 and "unit surat mengikuti unit konseptor" in events[0].note
+    resubmitted = await letters.resubmit(bare_office, letter.id, p.drafter, pdf(77))
+    assert (resubmitted.state, resubmitted.holder_id) == ("verifikasi_1", p.kasi)
+
+
+async def test_a_letter_whose_drafter_left_is_reported_and_cannot_go_back_to_them(bare_office: Office) -> None:
+    await import_roster(bare_office, EXAMPLE)
+    p = await people(bare_office)
+    letter = await letter_at(bare_office, p, "verifikasi_1")
+    report = await import_roster(bare_office, example_with(without=(RIZKI,)))
+    assert report.stranded == [letter.id]
+    with pytest.raises(Refusal) as refused:
+        await letters.request_revision(bare_office, letter.id, p.kasi, "Perbaiki.")
+    assert refused.value.code == "konseptor_nonaktif"
+    approved = await letters.approve(bare_office, letter.id, p.kasi)  # the review itself can go on
+    assert approved.state == "verifikasi_2"
+
+
+async def test_a_roster_change_never_hands_a_drafter_their_own_review(bare_office: Office) -> None:
+    await import_roster(bare_office, EXAMPLE)
+    p = await people(bare_office)
+    letter = await letter_at(bare_office, p, "verifikasi_1")
+    # Rizki (the drafter) becomes the section's verifier 1 and Lina loses that role.
+    text = EXAMPLE.replace(
+        "Lina Herlina,Kepala Seksi Perizinan Usaha,Bidang Pelayanan Perizinan / Seksi Perizinan Usaha,verifikator1,",
+        "Lina Herlina,Kepala Seksi Perizinan Usaha,Bidang Pelayanan Perizinan / Seksi Perizinan Usaha,konseptor,",
+    ).replace(
+        "Rizki Ramadhan,Analis Perizinan,Bidang Pelayanan Perizinan / Seksi Perizinan Usaha,konseptor,",
+        "Rizki Ramadhan,Analis Perizinan,Bidang Pelayanan Perizinan / Seksi Perizinan Usaha,konseptor;verifikator1,",
+    )
+    report = await import_roster(bare_office, text)
+    moved = await letters.get_letter(bare_office, letter.id)
+    assert (moved.state, moved.holder_id) == ("verifikasi_2", p.kabid)
+    assert report.reassigned == [letter.id]
+    actions = [e.action for e in await audit_of(bare_office, letter.id)]
+    assert actions[-2:] == ["alihkan", "lewati"]
+    told = [m for m in await outbox_of(bare_office, letter.id) if m.kind == "tugas"]
+    assert told[-1].recipient_id == p.kabid

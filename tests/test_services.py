@@ -493,3 +493,38 @@ async def test_file_names_are_cleaned_for_display(office: Office, given: str, sh
         version = (await uow.session.scalars(select(FileVersion).where(FileVersion.letter_id == letter.id))).one()
     assert version.filename == shown
     assert "Upload(filename=" in repr(upload) and "%PDF" not in repr(upload)
+
+
+async def test_a_numbered_letter_back_with_the_drafter_is_not_theirs_to_cancel(office: Office) -> None:
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    await letters.return_letter(office, letter.id, p.kepala, "Perbaiki lampiran.")
+    refusal = await assert_refused(
+        office, "bukan_pemegang", lambda: letters.cancel(office, letter.id, p.drafter, "Tidak jadi."), letter.id
+    )
+    assert letter.nomor in refusal.message
+    cancelled = await letters.cancel(office, letter.id, p.kepala, "Tidak jadi.")
+    assert cancelled.state == "dibatalkan"
+
+
+async def test_the_clerk_hears_of_a_cancelled_number_even_when_holding_the_letter(office: Office) -> None:
+    p = await people(office)
+    letter = await letter_at(office, p, "pengiriman")
+    await letters.cancel(office, letter.id, p.kepala, "Salah alamat.")
+    to_clerk = [m for m in await outbox_of(office, letter.id) if m.recipient_id == p.clerk and m.kind == "dibatalkan"]
+    assert len(to_clerk) == 1 and f"Nomor {letter.nomor} dicatat sebagai dibatalkan." in to_clerk[0].text
+
+
+async def test_identical_submissions_at_once_make_one_letter(office: Office) -> None:
+    import asyncio
+
+    p = await people(office)
+    upload = pdf(4242)
+    outcomes = await asyncio.gather(
+        *[letters.submit(office, p.drafter, upload, META) for _ in range(4)], return_exceptions=True
+    )
+    made = [o for o in outcomes if isinstance(o, Letter)]
+    refused = [o for o in outcomes if isinstance(o, Refusal)]
+    assert len(made) == 1 and len(refused) == 3
+    assert all(r.code == "konsep_ganda" for r in refused)
+    assert (await counts(office))[0] == 1

@@ -182,7 +182,7 @@ def test_shipped_helpers(sop: Sop) -> None:
         ("tandatangani", "tanda_tangan", "pengiriman", "forward", ("holder",), False, False),
         ("kirim", "pengiriman", "terkirim", "forward", ("holder",), False, False),
         *[
-            ("batalkan", s, "dibatalkan", "cancel", ("drafter", "role:admin"), True, False)
+            ("batalkan", s, "dibatalkan", "cancel", ("drafter", "role:admin", "role:kepala"), True, False)
             for s in ("konsep", "verifikasi_1", "verifikasi_2", "penomoran")
         ],
         *[

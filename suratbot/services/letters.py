@@ -46,7 +46,7 @@ from suratbot.storage.models import (
 )
 from suratbot.storage.uow import UnitOfWork
 from suratbot.workflow.letter import SECRET_SIFAT, LetterMeta, check_klasifikasi, clean_note
-from suratbot.workflow.machine import Actor, LetterFacts, Move, Refusal, decide, first_move
+from suratbot.workflow.machine import Actor, LetterFacts, Move, Refusal, decide, first_move, may_take
 from suratbot.workflow.sop import HolderSpec, Sop
 
 __all__ = [
@@ -93,7 +93,14 @@ async def _lock_letter(session: AsyncSession, letter_id: str) -> Letter:
 async def resolve_holder(session: AsyncSession, sop: Sop, spec: HolderSpec, letter: Letter) -> Staff:
     """The one person who holds `letter` in a state whose holder is `spec`."""
     if spec.kind == "drafter":
-        return await session.get_one(Staff, letter.drafter_id, options=_NAMES_ONLY)
+        drafter = await session.get_one(Staff, letter.drafter_id, options=_NAMES_ONLY)
+        if not drafter.active:
+            raise Refusal(
+                "konseptor_nonaktif",
+                "Konseptor surat ini sudah tidak aktif, jadi surat tidak bisa dikembalikan kepadanya. "
+                "Hubungi admin untuk membatalkan surat ini.",
+            )
+        return drafter
     if spec.kind == "verifier":
         staff = (
             (
@@ -185,25 +192,10 @@ async def _transition(
     )
     if version_sha256 is not None:
         letter.current_version = version_sha256
-    holder = await _apply(uow, sop, letter, move, actor, action, now=now, note=clean_note(note), details=details)
-    # A review the drafter would do on their own letter, or the same person's second review in a row, is no
-    # review: that step is passed over (and recorded), and the letter goes on to the next holder.
-    while (
-        holder is not None
-        and move.holder is not None
-        and move.holder.kind == "verifier"
-        and holder.id in (letter.drafter_id, actor.id)
-    ):
-        onward = next((t for t in sop.transitions_from(letter.state) if t.kind == "forward" and "holder" in t.by), None)
-        if onward is None:
-            break
-        move = decide(sop, _facts(letter), Actor(holder.id, frozenset()), onward.action, now=now)
-        why = "konseptor surat ini" if holder.id == letter.drafter_id else "baru saja memeriksa surat ini"
-        holder = await _apply(
-            uow, sop, letter, move, actor, "lewati", now=now,
-            note=f"Tahap {sop.states[move.from_state].name} dilewati: pemegangnya ({holder.nama}) adalah {why}.",
-            details={"pemegang": holder.id},
-        )  # fmt: skip
+    holder = await _apply(
+        uow.session, sop, letter, move, actor.id, action, now=now, note=clean_note(note), details=details
+    )
+    holder = await pass_over(uow.session, sop, letter, holder, reviewed_by=actor.id, actor_id=actor.id, now=now)
     drafter = (
         actor
         if actor.id == letter.drafter_id
@@ -213,11 +205,11 @@ async def _transition(
 
 
 async def _apply(
-    uow: UnitOfWork,
+    session: AsyncSession,
     sop: Sop,
     letter: Letter,
     move: Move,
-    actor: Staff,
+    actor_id: int | None,
     action: str,
     *,
     now: datetime,
@@ -225,7 +217,7 @@ async def _apply(
     details: dict[str, Any] | None,
 ) -> Staff | None:
     """Write one move onto the letter (state, holder, clock) and its audit event; returns the new holder."""
-    holder = await resolve_holder(uow.session, sop, move.holder, letter) if move.holder else None
+    holder = await resolve_holder(session, sop, move.holder, letter) if move.holder else None
     letter.state = move.to_state
     letter.holder_id = holder.id if holder else None
     letter.return_state = move.return_state
@@ -233,10 +225,10 @@ async def _apply(
     letter.step_due_at = move.due_at
     letter.step_escalate_at = move.escalate_at
     letter.updated_at = now
-    uow.session.add(
+    session.add(
         AuditEvent(
             letter_id=letter.id,
-            actor_id=actor.id,
+            actor_id=actor_id,
             action=action,
             from_state=move.from_state,
             to_state=move.to_state,
@@ -246,6 +238,37 @@ async def _apply(
             at=now,
         )
     )
+    return holder
+
+
+async def pass_over(
+    session: AsyncSession,
+    sop: Sop,
+    letter: Letter,
+    holder: Staff | None,
+    *,
+    reviewed_by: int | None,
+    actor_id: int | None,
+    now: datetime,
+) -> Staff | None:
+    """A review the drafter would do on their own letter, or the same person's second review in a row, is no
+    review: that step is passed over (recorded as `lewati`) and the letter goes on. Returns the holder."""
+    for _ in range(len(sop.states)):  # each pass moves forward; a custom SOP cannot make it loop for ever
+        spec = sop.states[letter.state].holder
+        if holder is None or spec is None or spec.kind != "verifier":
+            return holder
+        if holder.id not in (letter.drafter_id, reviewed_by):
+            return holder
+        onward = next((t for t in sop.transitions_from(letter.state) if t.kind == "forward" and "holder" in t.by), None)
+        if onward is None:
+            return holder
+        move = decide(sop, _facts(letter), Actor(holder.id, frozenset()), onward.action, now=now)
+        why = "konseptor surat ini" if holder.id == letter.drafter_id else "baru saja memeriksa surat ini"
+        holder = await _apply(
+            session, sop, letter, move, actor_id, "lewati", now=now,
+            note=f"Tahap {sop.states[move.from_state].name} dilewati: pemegangnya ({holder.nama}) adalah {why}.",
+            details={"pemegang": holder.id},
+        )  # fmt: skip
     return holder
 
 
@@ -319,6 +342,8 @@ async def submit(
             raise Refusal(
                 "bukan_konseptor", "Anda tidak terdaftar sebagai konseptor, jadi tidak bisa mengajukan konsep surat."
             )
+        # One submission at a time per drafter (a double tap, a redelivered webhook): lock their row, then look.
+        await uow.session.execute(select(Staff.id).where(Staff.id == drafter.id).with_for_update())
         open_states = [key for key, st in office.sop.states.items() if not st.final]
         same = await uow.session.scalar(
             select(Letter.id).where(
@@ -585,6 +610,13 @@ async def assign_number(
         return letter
 
 
+def _numbered_state(sop: Sop) -> str:
+    """The state a letter enters when it gets its number (the target of `beri_nomor`)."""
+    target = next(t.target for t in sop.transitions if t.action == "beri_nomor")
+    assert target is not None
+    return target
+
+
 def _numbering_state(sop: Sop) -> str:
     """The state in which the clerk gives numbers (the source of the `beri_nomor` action)."""
     return next(t.sources[0] for t in sop.transitions if t.action == "beri_nomor")
@@ -710,6 +742,15 @@ async def cancel(
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
         previous_holder_id = letter.holder_id
+        if letter.nomor is not None:
+            # A letter that has its number (even when it is back with the drafter after a return) is cancelled
+            # only by whoever may cancel a numbered letter: the SOP's rule for the state numbering leads to.
+            numbered = office.sop.transition("batalkan", _numbered_state(office.sop))
+            if numbered is not None and not may_take(numbered, _facts(letter), Actor(actor.id, actor.roles)):
+                raise Refusal(
+                    "bukan_pemegang",
+                    f"Surat ini sudah bernomor {letter.nomor}; hanya admin atau Kepala Dinas yang bisa membatalkannya.",
+                )
         step = await _transition(uow, office, letter, actor, "batalkan", now=now, note=note)
         if letter.nomor is not None:
             await uow.session.execute(
@@ -726,9 +767,8 @@ async def cancel(
             clerk_spec = office.sop.states[_numbering_state(office.sop)].holder
             if clerk_spec is not None:
                 clerk = await resolve_holder(uow.session, office.sop, clerk_spec, letter)
-                notices.append(
-                    plain_notice(clerk, "dibatalkan", f"{text}\nNomor {letter.nomor} dicatat sebagai dibatalkan.")
-                )
+                register = f"{text}\nNomor {letter.nomor} dicatat sebagai dibatalkan."
+                notices.insert(0, plain_notice(clerk, "dibatalkan", register))  # first: the one kept per person
         _queue(uow, letter, notices, actor=actor, now=now)
         return letter
 

@@ -13,7 +13,7 @@ import phonenumbers
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from suratbot.services.letters import resolve_holder
+from suratbot.services.letters import pass_over, resolve_holder
 from suratbot.services.notices import outbox_row, task_notice
 from suratbot.services.office import Office
 from suratbot.storage.models import (
@@ -26,7 +26,7 @@ from suratbot.storage.models import (
     UnitVerifier,
 )
 from suratbot.workflow.machine import Refusal
-from suratbot.workflow.sop import HolderSpec, Sop
+from suratbot.workflow.sop import Sop
 
 COLUMNS = ("nip", "nama", "jabatan", "unit", "peran", "telepon")
 _NIP_RE = re.compile(r"[0-9]{8,20}")
@@ -332,29 +332,47 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
 async def _reroute_open_letters(
     session: AsyncSession, office: Office, staff_by_nip: dict[str, Staff], report: ImportReport, now: datetime
 ) -> None:
-    """Give every open letter to whoever holds its step on the new roster, and tell them (same transaction)."""
+    """Give every open letter to whoever holds its step on the new roster, and tell them (same transaction).
+
+    A letter stays with its unit while that unit still has a full verifier chain, else it follows its drafter
+    to the drafter's unit now. A letter whose drafter has left, or that no unit can review, is reported.
+    """
     sop = office.sop
+    staff_by_id = {s.id: s for s in staff_by_nip.values()}
+    chain = {(v.unit_id, v.level): v.staff_id for v in (await session.scalars(select(UnitVerifier))).all()}
+
+    def complete(unit_id: int) -> bool:
+        return all(
+            (unit_id, level) in chain and staff_by_id[chain[(unit_id, level)]].active for level in sop.verifier_levels()
+        )
+
     open_states = [key for key, state in sop.states.items() if not state.final]
     letters = (
         await session.scalars(
             select(Letter).where(Letter.state.in_(open_states)).order_by(Letter.created_at).with_for_update()
         )
     ).all()
-    staff_by_id = {s.id: s for s in staff_by_nip.values()}
     for letter in letters:
-        spec = sop.states[letter.state].holder
-        if spec is None:  # pragma: no cover - open states always have a holder spec
-            continue
         drafter = staff_by_id[letter.drafter_id]
-        holder = await _holder_on_new_roster(session, sop, spec, letter, drafter)
-        if holder is None:
+        old_unit = letter.unit_id
+        if not complete(letter.unit_id) and drafter.active and complete(drafter.unit_id):
+            letter.unit_id = drafter.unit_id
+        if not drafter.active or not complete(letter.unit_id):
             report.stranded.append(letter.id)
-            continue
-        if holder.id == letter.holder_id:
-            continue
+        spec = sop.states[letter.state].holder
+        assert spec is not None  # open states always have a holder
+        try:
+            holder = await resolve_holder(session, sop, spec, letter)
+        except Refusal:
+            continue  # reported above: its drafter has left, or its unit has no verifier at this level
         previous = staff_by_id.get(letter.holder_id or 0)
-        letter.holder_id = holder.id
-        letter.updated_at = now
+        if holder.id == letter.holder_id and letter.unit_id == old_unit:
+            continue
+        changes = []
+        if letter.unit_id != old_unit:
+            changes.append("unit surat mengikuti unit konseptor")
+        if holder.id != letter.holder_id:
+            changes.append(f"pemegang {previous.nama if previous else '-'} \u2192 {holder.nama}")
         session.add(
             AuditEvent(
                 letter_id=letter.id,
@@ -362,31 +380,14 @@ async def _reroute_open_letters(
                 from_state=letter.state,
                 to_state=letter.state,
                 version_sha256=letter.current_version,
-                note=f"Pemegang berganti karena daftar pegawai diperbarui: {previous.nama if previous else '-'} "
-                f"\u2192 {holder.nama}.",
-                details={"dari": previous.id if previous else None, "ke": holder.id},
+                note="Daftar pegawai diperbarui: " + "; ".join(changes) + ".",
+                details={"dari": previous.id if previous else None, "ke": holder.id, "unit": letter.unit_id},
                 at=now,
             )
         )
-        notice = task_notice(sop, letter, holder, sender=None, note=None)
-        session.add(outbox_row(notice, letter.id, now))
-        report.reassigned.append(letter.id)
-
-
-async def _holder_on_new_roster(
-    session: AsyncSession, sop: Sop, spec: HolderSpec, letter: Letter, drafter: Staff
-) -> Staff | None:
-    """The letter's holder now: in its own unit if that unit still has one, else in the drafter's new unit."""
-    candidates = [letter.unit_id]
-    if drafter.active and drafter.unit_id != letter.unit_id:
-        candidates.append(drafter.unit_id)
-    for unit_id in candidates:
-        letter.unit_id = unit_id
-        try:
-            holder = await resolve_holder(session, sop, spec, letter)
-        except Refusal:
-            continue
-        if holder.active:
-            return holder
-    letter.unit_id = candidates[0]
-    return None
+        letter.holder_id = holder.id
+        letter.updated_at = now
+        holder = await pass_over(session, sop, letter, holder, reviewed_by=None, actor_id=None, now=now)
+        if holder is not None and (previous is None or holder.id != previous.id):
+            session.add(outbox_row(task_notice(sop, letter, holder, sender=None, note=None), letter.id, now))
+            report.reassigned.append(letter.id)

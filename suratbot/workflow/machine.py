@@ -83,7 +83,7 @@ def decide(
             "tahap_tidak_sesuai",
             f"Aksi ini tidak bisa dilakukan pada tahap {state.name}.",
         )
-    if not _may_take(transition, letter, actor):
+    if not may_take(transition, letter, actor):
         raise Refusal("bukan_pemegang", "Anda tidak berwenang melakukan aksi ini pada surat ini.")
     if transition.note_required and not (note and note.strip()):
         raise Refusal("catatan_wajib", "Catatan wajib diisi: tuliskan alasannya.")
@@ -126,7 +126,8 @@ def decide(
     )
 
 
-def _may_take(transition: Transition, letter: LetterFacts, actor: Actor) -> bool:
+def may_take(transition: Transition, letter: LetterFacts, actor: Actor) -> bool:
+    """Whether `actor` is among those the transition's `by` names, for this letter."""
     for who in transition.by:
         if who == "holder" and letter.holder_id == actor.id:
             return True

@@ -177,7 +177,12 @@ async def _story(office: Office, clock: DemoClock, t: Transcript, p: dict[str, S
     )
     # The signature itself (pyHanko, PAdES) comes with the signing module; here the signed file is recorded.
     signed = Upload(example_letter(meta.perihal, meta.tujuan, version=3), "surat-ditandatangani.pdf")
-    await step(kepala, "menandatangani", 30, lambda: letters.record_signature(office, lid, kepala.id, signed))
+    await step(
+        kepala,
+        "menandatangani (TTE pyHanko menyusul; di sini berkasnya hanya dicatat)",
+        30,
+        lambda: letters.record_signature(office, lid, kepala.id, signed),
+    )
     await step(
         clerk,
         "menekan Kirim (lewat SRIKANDI)",

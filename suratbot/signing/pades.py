@@ -1,0 +1,110 @@
+"""PAdES signing with pyHanko: a PKCS#12 key unlocked by the passphrase typed at signing time, a visible QR stamp."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign import fields, signers
+from pyhanko.stamp import QRStampStyle
+
+A4_STAMP_BOX = (330, 40, 565, 130)  # bottom right of an A4 page, in PDF points (x1, y1, x2, y2)
+
+
+class SigningError(Exception):
+    """Signing could not happen; `message` is a plain Indonesian sentence for the signer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass(frozen=True)
+class StampText:
+    """What the visible mark says, beside its QR code for `verify_url`."""
+
+    nama: str
+    jabatan: str
+    nip: str
+    verify_url: str
+    when: str | None = None  # the signing time as the office reads it ("26-11-2026 09.19 WIB"); else pyHanko's
+    issuer_line: str = "Ditandatangani secara elektronik"
+
+    def render(self) -> str:
+        lines = [self.issuer_line, self.nama, self.jabatan, f"NIP {self.nip}"]
+        escaped = [line.replace("%", "%%") for line in lines]  # pyHanko fills %(name)s templates
+        return "\n".join([*escaped, self.when.replace("%", "%%") if self.when else "%(ts)s"])
+
+
+def unlock_pkcs12(p12: bytes, passphrase: str, *, now: datetime) -> signers.SimpleSigner:
+    """The signer inside a PKCS#12 file; a wrong passphrase or a certificate out of its dates is refused."""
+    try:
+        _key, cert, _cas = pkcs12.load_key_and_certificates(p12, passphrase.encode("utf-8"))
+    except ValueError:
+        raise SigningError("kata_sandi_salah", "Kata sandi (passphrase) salah. Surat belum ditandatangani.") from None
+    if cert is None:
+        raise SigningError("kunci_rusak", "Berkas kunci tanda tangan tidak berisi sertifikat. Hubungi admin.")
+    _check_validity(cert, now)
+    signer = signers.SimpleSigner.load_pkcs12_data(p12, [], passphrase=passphrase.encode("utf-8"))
+    return signer
+
+
+def _check_validity(cert: x509.Certificate, now: datetime) -> None:
+    if now < cert.not_valid_before_utc:
+        raise SigningError(
+            "sertifikat_belum_berlaku",
+            f"Sertifikat tanda tangan Anda baru berlaku mulai {cert.not_valid_before_utc:%d-%m-%Y}. Hubungi admin.",
+        )
+    if now > cert.not_valid_after_utc:
+        raise SigningError(
+            "sertifikat_kedaluwarsa",
+            f"Sertifikat tanda tangan Anda sudah kedaluwarsa sejak {cert.not_valid_after_utc:%d-%m-%Y}. "
+            "Perpanjang sertifikat sebelum menandatangani.",
+        )
+
+
+async def sign_pdf(
+    pdf: bytes,
+    signer: signers.Signer,
+    stamp: StampText,
+    *,
+    field_name: str = "TandaTanganElektronik",
+    reason: str = "Tanda tangan elektronik surat dinas",
+    location: str | None = None,
+    box: tuple[float, float, float, float] = A4_STAMP_BOX,
+    page: int = -1,
+) -> bytes:
+    """`pdf` signed (PAdES B-B) incrementally, so earlier signatures stay valid; the visible stamp goes in `box`."""
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    except (PdfError, ValueError, KeyError) as exc:
+        raise SigningError("pdf_rusak", "Berkas PDF ini rusak dan tidak bisa ditandatangani.") from exc
+    if writer.prev.encrypted:
+        raise SigningError("pdf_terkunci", "PDF ini terenkripsi, jadi tidak bisa ditandatangani.")
+    existing = {name for name, _, _ in fields.enumerate_sig_fields(writer.prev)}
+    name, n = field_name, 1
+    while name in existing:  # a second signer gets a field of their own
+        n += 1
+        name = f"{field_name}{n}"
+    meta = signers.PdfSignatureMetadata(
+        field_name=name,
+        reason=reason,
+        location=location,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+    )
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer,
+        stamp_style=QRStampStyle(stamp_text=stamp.render(), border_width=0),
+        new_field_spec=fields.SigFieldSpec(name, on_page=page, box=box),
+    )
+    out = io.BytesIO()
+    await pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params={"url": stamp.verify_url})
+    return out.getvalue()

@@ -470,3 +470,28 @@ def test_cli_on_postgresql(cli: Cli, postgres_database: str) -> None:
         assert cli("staff", "list").out.splitlines()[-1] == "11 pegawai."
     finally:
         _truncate(postgres_database)
+
+
+# --- keys and verify ---------------------------------------------------------------------------------------
+
+
+def test_keys_demo_and_verify(migrated: Cli) -> None:
+    assert migrated("keys", "demo").code == 1  # no roster yet: nobody to make a key for
+    assert migrated("staff", "import", EXAMPLE_ROSTER).code == 0
+    made = migrated("keys", "demo")
+    assert made.code == 0, made.err
+    assert "DITAMPILKAN SEKALI INI SAJA" in made.out
+    assert (migrated.tmp / "data" / "keys" / "signers" / "197001012000031001.p12").exists()
+    again = migrated("keys", "demo", "--passphrase", "kunci-baru-2026")
+    assert again.code == 1 and "--ganti" in again.err
+    replaced = migrated("keys", "demo", "--passphrase", "kunci-baru-2026", "--ganti")
+    assert replaced.code == 0 and "kunci-baru-2026" not in replaced.out  # a given passphrase is never echoed
+
+    unsigned = migrated.write("konsep.pdf", "")
+    unsigned.write_bytes((ROOT / "tests" / "__init__.py").read_bytes())  # not even a PDF
+    checked = migrated("verify", unsigned)
+    assert checked.code == 1 and checked.out.startswith("TIDAK SAH")
+    english = migrated("verify", unsigned, "--english")
+    assert english.code == 1 and english.out.startswith("NOT VALID")
+    missing = migrated("verify", migrated.tmp / "tidak-ada.pdf")
+    assert missing.code == 1 and "tidak ditemukan" in missing.err

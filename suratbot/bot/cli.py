@@ -49,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     letter = sub.add_parser("letter", help="tampilkan satu surat dan jejak auditnya")
     letter.add_argument("letter_id")
 
+    keys = sub.add_parser("keys", help="kunci tanda tangan elektronik")
+    keyssub = keys.add_subparsers(dest="keys_command", required=True, metavar="AKSI")
+    keydemo = keyssub.add_parser("demo", help="buat CA demo dan kunci untuk setiap pegawai berperan kepala")
+    keydemo.add_argument(
+        "--passphrase", help="kata sandi kunci (tanpa ini, dibuatkan yang kuat dan ditampilkan sekali)"
+    )
+    keydemo.add_argument("--ganti", action="store_true", help="buat ulang bila kunci demo sudah ada")
+
+    verify = sub.add_parser("verify", help="periksa PDF bertanda tangan: sah, utuh, dan surat kantor ini?")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("--english", action="store_true", help="print the result in English")
+
     demo = sub.add_parser("demo", help="jalankan seluruh SOP untuk satu surat di mesin ini")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="folder hasil (default: demo-output)")
     return parser
@@ -92,6 +104,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _staff_list(office)
         if args.command == "letter":
             return await _letter(office, args.letter_id)
+        if args.command == "keys":
+            return await _keys_demo(office, args.passphrase, args.ganti)
+        if args.command == "verify":
+            return await _verify(office, args.file, "en" if args.english else "id")
     finally:
         await office.close()
     return EXIT_USAGE  # pragma: no cover - argparse rejects anything else
@@ -211,6 +227,44 @@ async def _letter(office: Office, letter_id: str) -> int:
             f"  {local_time(sop, e.at)}  {names.get(e.actor_id or 0, '-'):<24} {e.action:<13} {e.from_state or '-'} → {e.to_state or '-'}{note}"
         )
     return EXIT_OK
+
+
+async def _keys_demo(office: Office, passphrase: str | None, replace: bool) -> int:
+    from suratbot.services.keystore import KeystoreError, make_demo_keys
+
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    try:
+        report = await make_demo_keys(office, passphrase=passphrase, replace=replace)
+    except KeystoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAIL
+    print(f"CA demo dibuat: {report.folder / 'ca.pem'} (kuncinya {report.folder / 'ca-key.pem'}, terenkripsi).")
+    for nip, nama, path in report.signers:
+        print(f"  kunci {nama} (NIP {nip}): {path}")
+    if report.generated:
+        print(f"Kata sandi (passphrase) semua kunci ini, DITAMPILKAN SEKALI INI SAJA: {report.passphrase}")
+    print(
+        "Kunci demo hanya untuk uji coba: surat yang ditandatangani dengannya hanya sah bagi kantor ini. "
+        "Untuk surat sungguhan, ganti berkas <NIP>.p12 di folder signers dengan sertifikat dari BSrE "
+        f"dan letakkan sertifikat CA-nya di {report.folder / 'trust'}."
+    )
+    return EXIT_OK
+
+
+async def _verify(office: Office, path: Path, lang: str) -> int:
+    from suratbot.services.verification import describe, verify_letter
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        print(f"Berkas {path} tidak ditemukan." if lang == "id" else f"File {path} not found.", file=sys.stderr)
+        return EXIT_FAIL
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    result = await verify_letter(office, data)
+    print("\n".join(describe(office, result, lang)))
+    return EXIT_OK if result.ok else EXIT_FAIL
 
 
 if __name__ == "__main__":  # pragma: no cover

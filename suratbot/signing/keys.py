@@ -44,13 +44,19 @@ def strong_passphrase() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
 
 
-def create_demo_ca(office: str, *, now: datetime, years: int = 10) -> DemoCA:
+def _x500(text: str) -> str:
+    """X.500 names hold at most 64 characters."""
+    return text if len(text) <= 64 else text[:63].rstrip() + "\u2026"
+
+
+def create_demo_ca(office: str, *, now: datetime, code: str | None = None, years: int = 10) -> DemoCA:
+    """A self-signed CA named after the office (`code`, e.g. DPMPTSP, keeps its common name short)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, office),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"CA Demo {office}"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _x500(office)),
+            x509.NameAttribute(NameOID.COMMON_NAME, _x500(f"CA Demo {code or office}")),
         ]
     )
     cert = (
@@ -90,10 +96,10 @@ def issue_signer(ca: DemoCA, profile: SignerProfile, passphrase: str, *, now: da
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, profile.office),
-            x509.NameAttribute(NameOID.TITLE, profile.jabatan),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _x500(profile.office)),
+            x509.NameAttribute(NameOID.TITLE, _x500(profile.jabatan)),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, profile.nip),
-            x509.NameAttribute(NameOID.COMMON_NAME, profile.nama),
+            x509.NameAttribute(NameOID.COMMON_NAME, _x500(profile.nama)),
         ]
     )
     cert = (

@@ -1,0 +1,100 @@
+"""The office's signing keys under DATA_DIR/keys: the demo CA, one PKCS#12 file per signer, and trust roots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+
+from suratbot.services.office import Office
+from suratbot.signing.keys import SignerProfile, create_demo_ca, issue_signer, strong_passphrase
+from suratbot.storage.models import Staff, StaffRole
+
+SIGNER_ROLES = ("kepala",)  # who gets a demo key: Kepala Dinas (and stand-ins, when the Plh issue lands)
+
+
+class KeystoreError(Exception):
+    """A problem with the key folder, in Indonesian."""
+
+
+@dataclass
+class DemoKeysReport:
+    folder: Path
+    passphrase: str
+    generated: bool  # the passphrase was generated here (print it once)
+    signers: list[tuple[str, str, Path]] = field(default_factory=list)  # (nip, nama, p12 path)
+
+
+def keys_dir(office: Office) -> Path:
+    return office.files.root.parent / "keys"
+
+
+def signer_key_path(office: Office, nip: str) -> Path:
+    if not nip.isascii() or not nip.isdigit():
+        raise KeystoreError(f"NIP {nip!r} tidak valid.")
+    return keys_dir(office) / "signers" / f"{nip}.p12"
+
+
+def trust_roots(office: Office) -> list[x509.Certificate]:
+    """The CA certificates whose signatures this office trusts (`*.pem` in DATA_DIR/keys/trust and the demo CA)."""
+    folder = keys_dir(office)
+    paths = [folder / "ca.pem", *sorted((folder / "trust").glob("*.pem"))]
+    roots: list[x509.Certificate] = []
+    for path in paths:
+        if path.exists():
+            roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+    return roots
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+async def make_demo_keys(office: Office, *, passphrase: str | None, replace: bool) -> DemoKeysReport:
+    """A demo CA and a key for every active signer of the roster, all protected by one passphrase."""
+    folder = keys_dir(office)
+    if (folder / "ca.pem").exists() and not replace:
+        raise KeystoreError(
+            f"Kunci demo sudah ada di {folder}. Jalankan dengan --ganti untuk membuat ulang "
+            "(tanda tangan lama tetap sah terhadap CA lama, bukan yang baru)."
+        )
+    async with office.uow() as uow:
+        signers = (
+            await uow.session.scalars(
+                select(Staff)
+                .join(StaffRole, StaffRole.staff_id == Staff.id)
+                .where(StaffRole.role.in_(SIGNER_ROLES), Staff.active.is_(True))
+                .order_by(Staff.id)
+            )
+        ).all()
+    if not signers:
+        raise KeystoreError("Belum ada pegawai aktif dengan peran kepala; impor daftar pegawai dahulu.")
+    generated = passphrase is None
+    secret = passphrase or strong_passphrase()
+    if len(secret) < 8:
+        raise KeystoreError("Kata sandi (passphrase) minimal 8 karakter.")
+    now = office.now()
+    ca = create_demo_ca(office.sop.office, code=office.sop.office_code, now=now)
+    _write_private(
+        folder / "ca-key.pem",
+        ca.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(secret.encode("utf-8")),
+        ),
+    )
+    (folder / "ca.pem").write_bytes(ca.cert_pem())
+    report = DemoKeysReport(folder=folder, passphrase=secret, generated=generated)
+    for staff in signers:
+        profile = SignerProfile(staff.nama, staff.jabatan, staff.nip, office.sop.office)
+        path = signer_key_path(office, staff.nip)
+        _write_private(path, issue_signer(ca, profile, secret, now=now))
+        report.signers.append((staff.nip, staff.nama, path))
+    return report

@@ -1,0 +1,95 @@
+"""Is this PDF a letter this office signed, unmodified, with a valid signature? For the CLI, chat and web."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from suratbot.services.keystore import trust_roots
+from suratbot.services.notices import local_time
+from suratbot.services.office import Office
+from suratbot.signing.verify import Verification, verify_pdf
+from suratbot.storage.models import FileVersion, Letter
+
+
+@dataclass(frozen=True)
+class LetterVerification:
+    verification: Verification
+    sha256: str
+    letter_id: str | None  # the letter this office signed with exactly these bytes, if any
+    nomor: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.verification.ok and self.letter_id is not None
+
+
+async def verify_letter(office: Office, pdf: bytes) -> LetterVerification:
+    digest = hashlib.sha256(pdf).hexdigest()
+    verification = await verify_pdf(pdf, trust_roots(office))
+    async with office.uow() as uow:
+        row = (
+            await uow.session.execute(
+                select(Letter.id, Letter.nomor)
+                .join(FileVersion, FileVersion.letter_id == Letter.id)
+                .where(FileVersion.sha256 == digest, FileVersion.kind == "ditandatangani")
+                .limit(1)
+            )
+        ).first()
+    return LetterVerification(verification, digest, row[0] if row else None, row[1] if row else None)
+
+
+_TEXT = {
+    "id": {
+        "ok": "SAH: dokumen ini surat yang ditandatangani kantor ini dan tidak berubah sejak ditandatangani.",
+        "bad": "TIDAK SAH",
+        "signer": "Penanda tangan",
+        "issuer": "penerbit sertifikat",
+        "time": "waktu tanda tangan",
+        "intact": "isi tidak berubah sejak ditandatangani",
+        "changed": "ADA PERUBAHAN setelah ditandatangani",
+        "untrusted": "sertifikat tidak dikenal kantor ini",
+        "invalid": "tanda tangan tidak valid",
+        "number": "Nomor surat",
+        "known": "Sidik berkas (SHA-256) cocok dengan surat yang dikirim kantor ini",
+        "unknown": "Sidik berkas (SHA-256) tidak cocok dengan surat mana pun dari kantor ini",
+    },
+    "en": {
+        "ok": "VALID: this is a letter signed by this office, unmodified since it was signed.",
+        "bad": "NOT VALID",
+        "signer": "Signer",
+        "issuer": "certificate issuer",
+        "time": "signing time",
+        "intact": "unchanged since signing",
+        "changed": "MODIFIED after signing",
+        "untrusted": "certificate not trusted by this office",
+        "invalid": "invalid signature",
+        "number": "Letter number",
+        "known": "File hash (SHA-256) matches a letter this office sent",
+        "unknown": "File hash (SHA-256) matches no letter of this office",
+    },
+}
+
+
+def describe(office: Office, result: LetterVerification, lang: str = "id") -> list[str]:
+    """The verification as lines of text, in Indonesian (`id`) or English (`en`)."""
+    t = _TEXT[lang]
+    lines = [t["ok"] if result.ok else t["bad"]]
+    if result.verification.problem:
+        lines.append(result.verification.problem)
+    for sig in result.verification.signatures:
+        state = [t["intact"] if sig.intact and sig.whole_file else t["changed"]]
+        if not sig.valid:
+            state.append(t["invalid"])
+        if not sig.trusted:
+            state.append(t["untrusted"])
+        when = local_time(office.sop, sig.signed_at) if sig.signed_at else "-"
+        lines.append(
+            f"{t['signer']}: {sig.signer} ({t['issuer']}: {sig.issuer}; {t['time']}: {when}) — {', '.join(state)}"
+        )
+    if result.nomor:
+        lines.append(f"{t['number']}: {result.nomor}")
+    lines.append(f"{t['known'] if result.letter_id else t['unknown']}: {result.sha256}")
+    return lines

@@ -1,0 +1,76 @@
+"""Demo keys for the roster's signers, a letter signed through the SOP, and verification of what went out."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from suratbot.services import letters
+from suratbot.services.keystore import KeystoreError, make_demo_keys, signer_key_path, trust_roots
+from suratbot.services.office import Office
+from suratbot.services.uploads import Upload
+from suratbot.services.verification import describe, verify_letter
+from suratbot.signing.pades import StampText, sign_pdf, unlock_pkcs12
+from tests.helpers import letter_at, people
+
+PASSPHRASE = "kunci-demo-2026"
+
+
+async def sign_and_record(office: Office) -> tuple[str, bytes]:
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    kepala_nip = "197001012000031001"
+    signer = unlock_pkcs12(signer_key_path(office, kepala_nip).read_bytes(), PASSPHRASE, now=office.now())
+    concept = office.files.get(letter.current_version)
+    signed = await sign_pdf(
+        concept,
+        signer,
+        StampText("Dr. H. Asep Suryana", "Kepala Dinas", kepala_nip, f"http://localhost:8080/v/{letter.id}"),
+    )
+    await letters.record_signature(office, letter.id, p.kepala, Upload(signed, "surat.pdf"))
+    return letter.id, signed
+
+
+async def test_demo_keys_are_made_once_and_kept_private(office: Office) -> None:
+    report = await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    assert not report.generated and report.passphrase == PASSPHRASE
+    assert [(nip, nama) for nip, nama, _ in report.signers] == [("197001012000031001", "Dr. H. Asep Suryana")]
+    key = report.signers[0][2]
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert b"ENCRYPTED PRIVATE KEY" in (report.folder / "ca-key.pem").read_bytes()
+    assert len(trust_roots(office)) == 1
+    with pytest.raises(KeystoreError, match="--ganti"):
+        await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    again = await make_demo_keys(office, passphrase=None, replace=True)
+    assert again.generated and len(again.passphrase) == 23
+
+
+async def test_a_letter_signed_through_the_sop_verifies(office: Office) -> None:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    letter_id, signed = await sign_and_record(office)
+    result = await verify_letter(office, signed)
+    assert result.ok and result.letter_id == letter_id
+    assert result.nomor == "500.16/1/DPMPTSP/2026"
+    lines = describe(office, result)
+    assert lines[0].startswith("SAH:")
+    assert any("Dr. H. Asep Suryana" in line and "tidak berubah" in line for line in lines)
+    assert "Nomor surat: 500.16/1/DPMPTSP/2026" in lines
+    assert describe(office, result, "en")[0].startswith("VALID:")
+
+    modified = bytearray(signed)
+    modified[modified.index(b"Undangan Rapat")] ^= 0x01
+    broken = await verify_letter(office, bytes(modified))
+    assert not broken.ok and broken.letter_id is None
+    assert describe(office, broken)[0] == "TIDAK SAH"
+
+
+async def test_a_validly_signed_pdf_this_office_never_sent_is_not_accepted(office: Office) -> None:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    signer = unlock_pkcs12(signer_key_path(office, "197001012000031001").read_bytes(), PASSPHRASE, now=office.now())
+    from suratbot.data.concept import example_letter
+
+    stray = await sign_pdf(example_letter("Bukan surat resmi", "Siapa saja"), signer, StampText("A", "B", "1", "u"))
+    result = await verify_letter(office, stray)
+    assert result.verification.ok and not result.ok
+    assert "tidak cocok dengan surat mana pun" in describe(office, result)[-1]

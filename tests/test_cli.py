@@ -46,6 +46,7 @@ DEMO_ACTIONS = [
     "ajukan_ulang",
     "setujui",
     "beri_nomor",
+    "tte_kata_sandi_salah",  # a mistyped passphrase is recorded (never the passphrase itself)
     "tandatangani",
     "kirim",
 ]
@@ -367,10 +368,12 @@ def test_demo_runs_the_whole_sop(cli: Cli) -> None:
     assert "Daftar pegawai contoh: Impor selesai: 11 pegawai baru" in transcript
     # The three refused attempts are told, with the reason each was refused.
     refused = [line for line in transcript.splitlines() if "✗ ditolak" in line]
-    assert len(refused) == 3
+    assert len(refused) == 4
     assert "Tombol ini tidak berlaku lagi" in refused[0]  # an old Setujui button pressed again
     assert "bukan PDF" in refused[1]
     assert "tidak berwenang" in refused[2]  # someone of another unit
+    assert "Kata sandi (passphrase) salah" in refused[3]
+    assert "  SAH: dokumen ini surat yang ditandatangani kantor ini" in transcript
     # The buttons a person would press carry the contract's words.
     for caption in ("[Setujui]", "[Revisi]", "[Beri Nomor]", "[Tandatangani]", "[Kembalikan]", "[Kirim]"):
         assert caption in transcript
@@ -382,6 +385,12 @@ def test_demo_runs_the_whole_sop(cli: Cli) -> None:
     assert [r["aksi"] for r in rows] == DEMO_ACTIONS  # refused attempts leave no audit event
     assert rows[3]["catatan"] == "Tambahkan jam dan tempat rapat pada paragraf kedua."
     assert (rows[-1]["ke"], rows[-1]["catatan"]) == ("terkirim", "Terkirim via SRIKANDI")
+    assert "demo-tte-sumedang" not in audit.read_text(encoding="utf-8")
+    # The signed letter it leaves verifies with the command a recipient's office would use.
+    cli.use_database(f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}")
+    cli.setenv("DATA_DIR", str(out_dir / "data"))
+    verified = cli("verify", out_dir / "surat-ditandatangani.pdf")
+    assert verified.code == 0 and verified.out.startswith("SAH"), verified.out + verified.err
     assert rows[4]["versi_sha256"] != rows[3]["versi_sha256"]  # the revision is a new file version
     assert all(datetime.fromisoformat(r["waktu"]).tzinfo is not None for r in rows)
     times = [datetime.fromisoformat(r["waktu"]) for r in rows]

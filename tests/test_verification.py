@@ -12,7 +12,8 @@ from suratbot.services.office import Office
 from suratbot.services.uploads import Upload
 from suratbot.services.verification import describe, verify_letter
 from suratbot.signing.pades import StampText, sign_pdf, unlock_pkcs12
-from tests.helpers import letter_at, people
+from suratbot.workflow.machine import Refusal
+from tests.helpers import audit_of, letter_at, people
 
 PASSPHRASE = "kunci-demo-2026"
 
@@ -74,3 +75,64 @@ async def test_a_validly_signed_pdf_this_office_never_sent_is_not_accepted(offic
     result = await verify_letter(office, stray)
     assert result.verification.ok and not result.ok
     assert "tidak cocok dengan surat mana pun" in describe(office, result)[-1]
+
+
+# --- signing through the service: passphrase, lockout ------------------------------------------------------
+
+
+async def test_kepala_signs_with_the_passphrase_and_the_letter_moves_on(office: Office, clock) -> None:
+    from suratbot.services.signature import sign_letter
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    with pytest.raises(Refusal) as not_holder:
+        await sign_letter(office, letter.id, p.clerk, PASSPHRASE)
+    assert not_holder.value.code == "bukan_pemegang"
+
+    signed = await sign_letter(office, letter.id, p.kepala, PASSPHRASE, expected_state="tanda_tangan")
+    assert (signed.state, signed.holder_id) == ("pengiriman", p.clerk)
+    result = await verify_letter(office, office.files.get(signed.current_version))
+    assert result.ok and result.nomor == signed.nomor
+    event = (await audit_of(office, letter.id))[-1]
+    assert event.action == "tandatangani" and event.details["tte"] == "pkcs12"
+    with pytest.raises(Refusal) as twice:
+        await sign_letter(office, letter.id, p.kepala, PASSPHRASE, expected_state="tanda_tangan")
+    assert twice.value.code == "tahap_berubah"
+
+
+async def test_three_wrong_passphrases_lock_signing_for_fifteen_minutes(office: Office, clock) -> None:
+    from suratbot.services.signature import sign_letter
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    messages = []
+    for attempt in ("salah-1", "salah-2", "salah-3"):
+        with pytest.raises(Refusal) as wrong:
+            await sign_letter(office, letter.id, p.kepala, attempt)
+        messages.append(wrong.value.message)
+        clock.advance(minutes=1)
+    assert messages[0].endswith("Sisa percobaan: 2.") and messages[1].endswith("Sisa percobaan: 1.")
+    assert "dikunci selama 15 menit" in messages[2]
+    with pytest.raises(Refusal) as locked:
+        await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
+    assert locked.value.code == "tte_terkunci"
+    assert (await letters.get_letter(office, letter.id)).state == "tanda_tangan"
+    events = [e.action for e in await audit_of(office, letter.id)]
+    assert events.count("tte_kata_sandi_salah") == 3 and events.count("tte_terkunci") == 1
+    for event in await audit_of(office, letter.id):  # the passphrases never reach the database
+        assert "salah-" not in f"{event.note} {event.details}" and PASSPHRASE not in f"{event.note} {event.details}"
+    clock.advance(minutes=15)
+    signed = await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
+    assert signed.state == "pengiriman"
+
+
+async def test_signing_without_a_key_says_so(office: Office) -> None:
+    from suratbot.services.signature import sign_letter
+
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    with pytest.raises(Refusal) as missing:
+        await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
+    assert missing.value.code == "kunci_tidak_ada"

@@ -94,7 +94,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(str(exc), file=sys.stderr)
             return EXIT_FAIL
         return EXIT_OK
-    office = Office.open(settings.load_sop(), settings.database_url.get_secret_value(), settings.data_dir)
+    office = Office.open(
+        settings.load_sop(),
+        settings.database_url.get_secret_value(),
+        settings.data_dir,
+        public_url=settings.public_url,
+    )
     try:
         if args.command == "db":
             return await _db(office, args.db_command)

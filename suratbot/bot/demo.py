@@ -16,10 +16,13 @@ from sqlalchemy import select
 
 from suratbot.data.concept import example_letter
 from suratbot.services import letters
+from suratbot.services.keystore import make_demo_keys
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
 from suratbot.services.roster import import_roster
+from suratbot.services.signature import sign_letter
 from suratbot.services.uploads import Upload
+from suratbot.services.verification import describe, verify_letter
 from suratbot.storage.db import upgrade
 from suratbot.storage.models import AuditEvent, IssuedNumber, Letter, OutboxMessage, Staff
 from suratbot.workflow.letter import LetterMeta
@@ -61,6 +64,7 @@ def _start_moment(sop: Sop, real_now: datetime) -> datetime:
 
 
 DEMO_MARKERS = ("suratbot.db", "jejak-audit.csv")
+DEMO_PASSPHRASE = "demo-tte-sumedang"  # the demo's own throwaway keys: printed on purpose
 
 
 class DemoFolderError(Exception):
@@ -175,13 +179,20 @@ async def _story(office: Office, clock: DemoClock, t: Transcript, p: dict[str, S
     await step(
         clerk, "menekan Beri Nomor", 6, lambda: letters.assign_number(office, lid, clerk.id, expected_state="penomoran")
     )
-    # The signature itself (pyHanko, PAdES) comes with the signing module; here the signed file is recorded.
-    signed = Upload(example_letter(meta.perihal, meta.tujuan, version=3), "surat-ditandatangani.pdf")
+    keys = await make_demo_keys(office, passphrase=DEMO_PASSPHRASE, replace=True)
+    t.say()
+    t.say(f"   (kunci TTE demo untuk Kepala Dinas dibuat di {keys.folder}; kata sandinya: {DEMO_PASSPHRASE})")
     await step(
         kepala,
-        "menandatangani (TTE pyHanko menyusul; di sini berkasnya hanya dicatat)",
-        30,
-        lambda: letters.record_signature(office, lid, kepala.id, signed),
+        "menekan Tandatangani, tetapi salah mengetik kata sandi",
+        25,
+        lambda: sign_letter(office, lid, kepala.id, "salah-ketik", expected_state="tanda_tangan"),
+    )
+    await step(
+        kepala,
+        "menekan Tandatangani dan mengetik kata sandi yang benar (PAdES, pyHanko)",
+        1,
+        lambda: sign_letter(office, lid, kepala.id, DEMO_PASSPHRASE, expected_state="tanda_tangan"),
     )
     await step(
         clerk,
@@ -190,7 +201,23 @@ async def _story(office: Office, clock: DemoClock, t: Transcript, p: dict[str, S
         lambda: letters.dispatch(office, lid, clerk.id, route="srikandi", note="Terkirim via SRIKANDI"),
     )
     await _show_outbox(office, t)
+    await _show_verification(office, t, lid, out_dir)
     return await _write_records(office, t, lid, out_dir)
+
+
+async def _show_verification(office: Office, t: Transcript, letter_id: str, out_dir: Path) -> None:
+    letter = await letters.get_letter(office, letter_id)
+    signed = office.files.get(letter.current_version)
+    path = out_dir / "surat-ditandatangani.pdf"
+    path.write_bytes(signed)
+    result = await verify_letter(office, signed)
+    t.say()
+    t.say(f"Surat bertanda tangan: {path}")
+    t.say(
+        "Hasil `suratbot verify` (waktu tanda tangan di dalam berkas memakai jam nyata mesin ini, bukan jam simulasi demo):"
+    )
+    for line in describe(office, result):
+        t.say(f"  {line}")
 
 
 async def _show_state(office: Office, t: Transcript, letter: Letter) -> None:

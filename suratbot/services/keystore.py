@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -80,7 +81,9 @@ async def make_demo_keys(office: Office, *, passphrase: str | None, replace: boo
     secret = passphrase or strong_passphrase()
     if len(secret) < 8:
         raise KeystoreError("Kata sandi (passphrase) minimal 8 karakter.")
-    now = office.now()
+    # Certificates live in real time (validators check them against the wall clock), while the office clock may
+    # be simulated (the demo, the tests): let them be valid from a day before the earlier of the two.
+    now = min(office.now(), datetime.now(UTC)) - timedelta(days=1)
     ca = create_demo_ca(office.sop.office, code=office.sop.office_code, now=now)
     _write_private(
         folder / "ca-key.pem",

@@ -160,7 +160,7 @@ class _Step:
     now: datetime
 
 
-def _facts(letter: Letter) -> LetterFacts:
+def facts_of(letter: Letter) -> LetterFacts:
     return LetterFacts(
         state=letter.state, holder_id=letter.holder_id, drafter_id=letter.drafter_id, return_state=letter.return_state
     )
@@ -183,7 +183,7 @@ async def _transition(
     sop = office.sop
     move = decide(
         sop,
-        _facts(letter),
+        facts_of(letter),
         Actor(actor.id, actor.roles),
         action,
         now=now,
@@ -262,7 +262,7 @@ async def pass_over(
         onward = next((t for t in sop.transitions_from(letter.state) if t.kind == "forward" and "holder" in t.by), None)
         if onward is None:
             return holder
-        move = decide(sop, _facts(letter), Actor(holder.id, frozenset()), onward.action, now=now)
+        move = decide(sop, facts_of(letter), Actor(holder.id, frozenset()), onward.action, now=now)
         why = "konseptor surat ini" if holder.id == letter.drafter_id else "baru saja memeriksa surat ini"
         holder = await _apply(
             session, sop, letter, move, actor_id, "lewati", now=now,
@@ -464,7 +464,7 @@ async def _send_back(
             # Check the move first so a refused action stores nothing.
             decide(
                 office.sop,
-                _facts(letter),
+                facts_of(letter),
                 Actor(actor.id, actor.roles),
                 action,
                 now=now,
@@ -506,7 +506,7 @@ async def resubmit(
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
-        decide(office.sop, _facts(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
+        decide(office.sop, facts_of(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
         assert digest is not None
         version = _version_row(uow, letter.id, upload, digest, "revisi", actor, now)
         step = await _transition(
@@ -540,7 +540,7 @@ async def assign_number(
         letter = await _lock_letter(uow.session, letter_id)
         decide(
             office.sop,
-            _facts(letter),
+            facts_of(letter),
             Actor(actor.id, actor.roles),
             "beri_nomor",
             now=now,
@@ -666,7 +666,7 @@ async def record_signature(
         letter = await _lock_letter(uow.session, letter_id)
         decide(
             office.sop,
-            _facts(letter),
+            facts_of(letter),
             Actor(actor.id, actor.roles),
             "tandatangani",
             now=now,
@@ -746,7 +746,7 @@ async def cancel(
             # A letter that has its number (even when it is back with the drafter after a return) is cancelled
             # only by whoever may cancel a numbered letter: the SOP's rule for the state numbering leads to.
             numbered = office.sop.transition("batalkan", _numbered_state(office.sop))
-            if numbered is not None and not may_take(numbered, _facts(letter), Actor(actor.id, actor.roles)):
+            if numbered is not None and not may_take(numbered, facts_of(letter), Actor(actor.id, actor.roles)):
                 raise Refusal(
                     "bukan_pemegang",
                     f"Surat ini sudah bernomor {letter.nomor}; hanya admin atau Kepala Dinas yang bisa membatalkannya.",

@@ -31,6 +31,7 @@ class Office:
     files: FileStore
     clock: Callable[[], datetime] = system_clock
     max_file_bytes: int = MAX_FILE_BYTES
+    public_url: str = "http://localhost:8080"  # where the QR codes and links on letters point
     sessions: async_sessionmaker[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,8 +44,19 @@ class Office:
         database_url: str,
         data_dir: str | Path,
         clock: Callable[[], datetime] = system_clock,
+        public_url: str = "http://localhost:8080",
     ) -> Office:
-        return cls(sop=sop, engine=create_engine(database_url), files=FileStore(data_dir), clock=clock)
+        return cls(
+            sop=sop,
+            engine=create_engine(database_url),
+            files=FileStore(data_dir),
+            clock=clock,
+            public_url=public_url.rstrip("/"),
+        )
+
+    def verify_url(self, letter_id: str) -> str:
+        """The public page a letter's QR code opens."""
+        return f"{self.public_url}/v/{letter_id}"
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.files)

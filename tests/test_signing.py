@@ -135,3 +135,30 @@ def test_the_stamp_text_names_the_signer_and_the_office_time() -> None:
         "26-11-2026 09.19 WIB",
     ]
     assert StampText("A 100%", "B", "1", "u").render().splitlines()[1] == "A 100%%"  # escaped for pyHanko
+
+
+def encrypted_letter() -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(example_letter("Rahasia", "Tujuan"))))
+    writer.encrypt("pemilik", "pengguna")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_an_encrypted_pdf_is_refused(kepala_p12: bytes) -> None:
+    signer = unlock_pkcs12(kepala_p12, PASSPHRASE, now=NOW)
+    with pytest.raises(SigningError) as refused:
+        await sign_pdf(encrypted_letter(), signer, stamp())
+    assert refused.value.code == "pdf_terkunci"
+
+
+async def test_a_150_page_letter_signs_and_verifies(ca: DemoCA, kepala_p12: bytes) -> None:
+    signer = unlock_pkcs12(kepala_p12, PASSPHRASE, now=NOW)
+    long_letter = example_letter("Lampiran peraturan", "Seluruh OPD", pages=150)
+    signed = await sign_pdf(long_letter, signer, stamp())
+    assert signed.startswith(long_letter)
+    result = await verify_pdf(signed, [ca.cert])
+    assert result.ok, result

@@ -6,12 +6,16 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
 from pyhanko.stamp import QRStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 A4_STAMP_BOX = (330, 40, 565, 130)  # bottom right of an A4 page, in PDF points (x1, y1, x2, y2)
 
@@ -45,14 +49,22 @@ class StampText:
 def unlock_pkcs12(p12: bytes, passphrase: str, *, now: datetime) -> signers.SimpleSigner:
     """The signer inside a PKCS#12 file; a wrong passphrase or a certificate out of its dates is refused."""
     try:
-        _key, cert, _cas = pkcs12.load_key_and_certificates(p12, passphrase.encode("utf-8"))
+        key, cert, cas = pkcs12.load_key_and_certificates(p12, passphrase.encode("utf-8"))
     except ValueError:
         raise SigningError("kata_sandi_salah", "Kata sandi (passphrase) salah. Surat belum ditandatangani.") from None
-    if cert is None:
+    if cert is None or key is None:
         raise SigningError("kunci_rusak", "Berkas kunci tanda tangan tidak berisi sertifikat. Hubungi admin.")
     _check_validity(cert, now)
-    signer = signers.SimpleSigner.load_pkcs12_data(p12, [], passphrase=passphrase.encode("utf-8"))
-    return signer
+    # Hand the already decrypted key to pyHanko (decrypting the PKCS#12 twice would double the key derivation).
+    key_info = asn1_keys.PrivateKeyInfo.load(
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    der = serialization.Encoding.DER
+    return signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(der)),
+        signing_key=key_info,
+        cert_registry=SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(c.public_bytes(der)) for c in cas]),
+    )
 
 
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:

@@ -504,3 +504,44 @@ def test_keys_demo_and_verify(migrated: Cli) -> None:
     assert english.code == 1 and english.out.startswith("NOT VALID")
     missing = migrated("verify", migrated.tmp / "tidak-ada.pdf")
     assert missing.code == 1 and "tidak ditemukan" in missing.err
+
+
+def test_keys_import_installs_a_real_key_for_the_right_person_only(
+    migrated: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from suratbot.bot import cli as cli_module
+    from suratbot.signing.keys import SignerProfile, create_demo_ca, issue_signer
+
+    assert migrated("staff", "import", EXAMPLE_ROSTER).code == 0
+    now = datetime.now(UTC) - timedelta(days=1)
+    other_ca = create_demo_ca("BSrE Uji", now=now)
+    asep = issue_signer(
+        other_ca,
+        SignerProfile("Dr. H. Asep Suryana, M.Si.", "Kepala Dinas", "3211000000000001", "BSrE"),
+        "benar-sekali",
+        now=now,
+    )
+    rina = issue_signer(
+        other_ca, SignerProfile("Hj. Rina Marlina", "Sekretaris", "3211000000000002", "BSrE"), "benar-sekali", now=now
+    )
+    asep_file = migrated.tmp / "asep.p12"
+    asep_file.write_bytes(asep)
+    rina_file = migrated.tmp / "rina.p12"
+    rina_file.write_bytes(rina)
+    answers = iter(["salah", "benar-sekali", "benar-sekali", "benar-sekali"])
+    monkeypatch.setattr(cli_module, "ask_passphrase", lambda prompt: next(answers))
+
+    wrong = migrated("keys", "import", "197001012000031001", asep_file)
+    assert wrong.code == 1 and "Kata sandi (passphrase) salah" in wrong.err
+    someone_else = migrated("keys", "import", "197001012000031001", rina_file)
+    assert someone_else.code == 1 and "bukan Dr. H. Asep Suryana" in someone_else.err
+    installed = migrated("keys", "import", "197001012000031001", asep_file)
+    assert installed.code == 0, installed.err
+    assert "PERHATIAN: CA penerbitnya belum ada" in installed.out  # BSrE's CA is not in keys/trust yet
+    assert (migrated.tmp / "data" / "keys" / "signers" / "197001012000031001.p12").read_bytes() == asep
+    again = migrated("keys", "import", "197001012000031001", asep_file)
+    assert again.code == 1 and "--ganti" in again.err
+    stranger = migrated("keys", "import", "123456789012345678", asep_file)
+    assert stranger.code == 1 and "Tidak ada pegawai aktif" in stranger.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         "--passphrase", help="kata sandi kunci (tanpa ini, dibuatkan yang kuat dan ditampilkan sekali)"
     )
     keydemo.add_argument("--ganti", action="store_true", help="buat ulang bila kunci demo sudah ada")
+    keyimport = keyssub.add_parser("import", help="pasang kunci PKCS#12 sungguhan (mis. dari BSrE) untuk satu NIP")
+    keyimport.add_argument("nip")
+    keyimport.add_argument("file", type=Path)
+    keyimport.add_argument("--ganti", action="store_true", help="ganti kunci yang sudah terpasang")
 
     verify = sub.add_parser("verify", help="periksa PDF bertanda tangan: sah, utuh, dan surat kantor ini?")
     verify.add_argument("file", type=Path)
@@ -109,6 +114,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _staff_list(office)
         if args.command == "letter":
             return await _letter(office, args.letter_id)
+        if args.command == "keys" and args.keys_command == "import":
+            return await _keys_import(office, args.nip, args.file, args.ganti)
         if args.command == "keys":
             return await _keys_demo(office, args.passphrase, args.ganti)
         if args.command == "verify":
@@ -254,6 +261,39 @@ async def _keys_demo(office: Office, passphrase: str | None, replace: bool) -> i
         "Untuk surat sungguhan, ganti berkas <NIP>.p12 di folder signers dengan sertifikat dari BSrE "
         f"dan letakkan sertifikat CA-nya di {report.folder / 'trust'}."
     )
+    return EXIT_OK
+
+
+def ask_passphrase(prompt: str) -> str:
+    """Read a passphrase without echoing it (never from the command line: it would stay in shell history)."""
+    return getpass.getpass(prompt)
+
+
+async def _keys_import(office: Office, nip: str, path: Path, replace: bool) -> int:
+    from suratbot.services.keystore import KeystoreError, import_signer_key, import_target
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        print(f"Berkas {path} tidak ditemukan.", file=sys.stderr)
+        return EXIT_FAIL
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    try:
+        await import_target(office, nip, replace=replace)
+        passphrase = ask_passphrase("Kata sandi (passphrase) berkas kunci: ")
+        imported = await import_signer_key(office, nip, data, passphrase, replace=replace)
+    except KeystoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAIL
+    print(f"Kunci dipasang: {imported.path}")
+    print(f"  pemilik: {imported.subject}")
+    print(f"  penerbit: {imported.issuer}; berlaku sampai {imported.not_after:%d-%m-%Y}")
+    if not imported.issuer_trusted:
+        print(
+            "  PERHATIAN: CA penerbitnya belum ada di daftar tepercaya kantor ini; letakkan sertifikat CA-nya "
+            "(PEM) di folder keys/trust agar `suratbot verify` mengenali tanda tangannya."
+        )
     return EXIT_OK
 
 

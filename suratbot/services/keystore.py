@@ -101,3 +101,71 @@ async def make_demo_keys(office: Office, *, passphrase: str | None, replace: boo
         _write_private(path, issue_signer(ca, profile, secret, now=now))
         report.signers.append((staff.nip, staff.nama, path))
     return report
+
+
+_TITLES = frozenset(
+    {"dr", "drs", "dra", "h", "hj", "ir", "prof", "st", "se", "sh", "mm", "msi", "mt", "mpd", "spd", "skom", "ssos"}
+    | {"ap", "mh", "msc", "phd"}
+)
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a person's name without academic and religious titles (`Dr. H. Asep Suryana, M.Si.`)."""
+    words = set()
+    for raw in name.replace(",", " ").split():
+        word = "".join(ch for ch in raw.casefold() if ch.isalpha())
+        if word and word not in _TITLES:
+            words.add(word)
+    return words
+
+
+@dataclass(frozen=True)
+class ImportedKey:
+    path: Path
+    subject: str
+    issuer: str
+    not_after: datetime
+    issuer_trusted: bool
+
+
+async def import_target(office: Office, nip: str, *, replace: bool) -> Staff:
+    """The active staff member a key is being imported for (checked before anyone is asked for a passphrase)."""
+    async with office.uow() as uow:
+        staff = (await uow.session.scalars(select(Staff).where(Staff.nip == nip, Staff.active.is_(True)))).first()
+    if staff is None:
+        raise KeystoreError(f"Tidak ada pegawai aktif dengan NIP {nip}.")
+    path = signer_key_path(office, nip)
+    if path.exists() and not replace:
+        raise KeystoreError(f"{staff.nama} sudah punya kunci ({path}). Tambahkan --ganti untuk menggantinya.")
+    return staff
+
+
+async def import_signer_key(
+    office: Office, nip: str, p12: bytes, passphrase: str, *, replace: bool = False
+) -> ImportedKey:
+    """Install a real PKCS#12 key for the active staff member `nip`, after checking it opens with `passphrase`,
+    is in its validity period and is that person's (same NIP in the certificate, or the same name)."""
+    from suratbot.signing.pades import SigningError, unlock_pkcs12
+
+    staff = await import_target(office, nip, replace=replace)
+    path = signer_key_path(office, nip)
+    try:
+        signer = unlock_pkcs12(p12, passphrase, now=office.now())
+    except SigningError as exc:
+        raise KeystoreError(exc.message) from None
+    except ValueError:
+        raise KeystoreError("Berkas ini bukan PKCS#12 (.p12/.pfx) yang bisa dibaca.") from None
+    cert = x509.load_der_x509_certificate(signer.signing_cert.dump())
+    subject_nip = [a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)]
+    common_names = [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+    wanted = _name_words(staff.nama)
+    same_person = nip in subject_nip or any(wanted and _name_words(cn) == wanted for cn in common_names)
+    if not same_person:
+        shown = common_names[0] if common_names else cert.subject.rfc4514_string()
+        raise KeystoreError(f"Sertifikat ini milik {shown}, bukan {staff.nama} (NIP {nip}). Tidak dipasang.")
+    _write_private(path, p12)
+    roots = trust_roots(office)
+    trusted = any(root.subject == cert.issuer for root in roots)
+    return ImportedKey(
+        path, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.not_valid_after_utc, trusted
+    )

@@ -528,3 +528,35 @@ async def test_identical_submissions_at_once_make_one_letter(office: Office) -> 
     assert len(made) == 1 and len(refused) == 3
     assert all(r.code == "konsep_ganda" for r in refused)
     assert (await counts(office))[0] == 1
+
+
+def pdf_text(data: bytes) -> str:
+    import io
+
+    from pdfminer.high_level import extract_text
+
+    return extract_text(io.BytesIO(data))
+
+
+async def test_the_number_and_date_are_written_into_the_letter(office: Office) -> None:
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    text = pdf_text(office.files.get(letter.current_version))
+    assert "500.16/1/DPMPTSP/2026" in text and "25 November 2026" in text
+    assert "${nomor}" not in text and "${tanggal}" not in text
+    async with office.uow() as uow:
+        kinds = (
+            await uow.session.scalars(
+                select(FileVersion.kind).where(FileVersion.letter_id == letter.id).order_by(FileVersion.id)
+            )
+        ).all()
+    assert kinds == ["konsep", "bernomor"]
+    event = (await audit_of(office, letter.id))[-1]
+    assert event.action == "beri_nomor" and event.version_sha256 == letter.current_version
+
+    # Returned by Kepala Dinas and revised: the revision comes back for signature with the same number on it.
+    await letters.return_letter(office, letter.id, p.kepala, "Perbaiki paragraf kedua.")
+    revised = await letters.resubmit(office, letter.id, p.drafter, pdf(31))
+    assert revised.state == "tanda_tangan"
+    revised_text = pdf_text(office.files.get(revised.current_version))
+    assert "500.16/1/DPMPTSP/2026" in revised_text and "(konsep versi 31)" in revised_text

@@ -33,6 +33,7 @@ from suratbot.services.notices import (
 )
 from suratbot.services.office import Office
 from suratbot.services.uploads import Upload, check_upload
+from suratbot.signing import stamping
 from suratbot.storage.models import (
     AuditEvent,
     FileVersion,
@@ -506,12 +507,13 @@ async def resubmit(
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
-        decide(office.sop, facts_of(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
+        move = decide(office.sop, facts_of(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
         assert digest is not None
-        version = _version_row(uow, letter.id, upload, digest, "revisi", actor, now)
-        step = await _transition(
-            uow, office, letter, actor, "ajukan_ulang", now=now, note=note, version_sha256=version.sha256
-        )
+        current = _version_row(uow, letter.id, upload, digest, "revisi", actor, now).sha256
+        if letter.nomor is not None and move.to_state == _numbered_state(office.sop):
+            # Returned by Kepala Dinas after numbering: the revision goes back for signature with its number on.
+            current = await _numbered_version(uow, office, letter, actor, now, source=upload.data)
+        step = await _transition(uow, office, letter, actor, "ajukan_ulang", now=now, note=note, version_sha256=current)
         _queue(uow, letter, _forward_notices(office, step, "direvisi dan diajukan ulang", note), actor=actor, now=now)
         return letter
 
@@ -555,9 +557,10 @@ async def assign_number(
                     f"Surat ini sudah bernomor {letter.nomor}; klasifikasinya tidak bisa diubah lagi. "
                     "Batalkan surat ini bila nomornya harus diganti.",
                 )
+            kept = await _numbered_version(uow, office, letter, actor, now)
             step = await _transition(
                 uow, office, letter, actor, "beri_nomor", now=now, expected_state=expected_state,
-                details={"nomor": letter.nomor, "nomor_tetap": True},
+                version_sha256=kept, details={"nomor": letter.nomor, "nomor_tetap": True},
             )  # fmt: skip
             _queue(
                 uow,
@@ -592,10 +595,11 @@ async def assign_number(
                 issued_at=now,
             )
         )
-        version_sha = None
-        if numbered is not None:
+        if numbered is not None:  # the caller wrote the number on the file itself
             assert numbered_digest is not None
             version_sha = _version_row(uow, letter.id, numbered, numbered_digest, "bernomor", actor, now).sha256
+        else:
+            version_sha = await _numbered_version(uow, office, letter, actor, now)
         step = await _transition(
             uow,
             office,
@@ -608,6 +612,23 @@ async def assign_number(
         )
         _queue(uow, letter, _forward_notices(office, step, "diberi nomor"), actor=actor, now=now)
         return letter
+
+
+async def _numbered_version(
+    uow: UnitOfWork, office: Office, letter: Letter, actor: Staff, now: datetime, source: bytes | None = None
+) -> str:
+    """Write the letter's number and date into its PDF (at `${nomor}` / `${tanggal}`, else the configured box)
+    and store that as the `bernomor` version; returns its SHA-256. A PDF that cannot take it is refused."""
+    assert letter.nomor is not None and letter.letter_date is not None
+    data = source if source is not None else await asyncio.to_thread(uow.files.get, letter.current_version)
+    values = {"nomor": letter.nomor, "tanggal": indonesian_date(letter.letter_date)}
+    try:
+        stamped = await asyncio.to_thread(stamping.fill, data, values, fallback=office.number_boxes)
+    except stamping.StampingError as exc:
+        raise Refusal(exc.code, exc.message) from None
+    digest = await asyncio.to_thread(uow.files.put, stamped)
+    _version_row(uow, letter.id, Upload(stamped, "surat-bernomor.pdf"), digest, "bernomor", actor, now)
+    return digest
 
 
 def _numbered_state(sop: Sop) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from suratbot.signing.stamping import DEFAULT_FALLBACK, FallbackBox
 from suratbot.storage.db import create_engine, session_factory
 from suratbot.storage.files import FileStore
 from suratbot.storage.uow import UnitOfWork
@@ -32,6 +33,8 @@ class Office:
     clock: Callable[[], datetime] = system_clock
     max_file_bytes: int = MAX_FILE_BYTES
     public_url: str = "http://localhost:8080"  # where the QR codes and links on letters point
+    # Where the number and date go on the first page of a concept without `${nomor}` / `${tanggal}`.
+    number_boxes: dict[str, FallbackBox] = field(default_factory=lambda: dict(DEFAULT_FALLBACK))
     sessions: async_sessionmaker[Any] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,432 @@
+"""Write the letter number and date into the PDF where the concept has `${nomor}` / `${tanggal}` (or `[nomor]`).
+
+The placeholder's glyphs are taken out of the page's text (a TJ gap of the same width keeps the rest of the
+line where it was) and the value is written as real, searchable text at the placeholder's origin and font
+size. A placeholder split over several text runs is found too. Without a placeholder, the value goes into a
+configurable box on the first page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+
+import pikepdf
+from pdfminer.fontmetrics import FONT_METRICS
+
+PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "nomor": ("${nomor}", "[nomor]"),
+    "tanggal": ("${tanggal}", "[tanggal]"),
+    "ttd": ("${ttd}", "[ttd]"),
+}
+STAMP_FONT = pikepdf.Name("/SuratbotHelv")
+
+_WIN_ANSI_EXTRA = {
+    0x80: "\u20ac",
+    0x91: "\u2018",
+    0x92: "\u2019",
+    0x93: "\u201c",
+    0x94: "\u201d",
+    0x96: "\u2013",
+    0x97: "\u2014",
+}
+
+
+class StampingError(Exception):
+    """The PDF cannot be numbered; `message` is Indonesian."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass
+class Glyph:
+    op: int  # index of the text-showing operator in the page's content
+    item: int  # index of the string inside a TJ array (0 for Tj)
+    start: int  # byte offset of the glyph's code in that string
+    length: int  # bytes per code (1 simple fonts, 2 CID fonts)
+    char: str
+    x: float  # origin in user space
+    y: float
+    size: float  # effective font size in user space
+    width: float  # advance in text space thousandths (unscaled by size)
+
+
+@dataclass
+class Found:
+    key: str
+    page: int
+    x: float
+    y: float
+    size: float
+    glyphs: list[Glyph] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FallbackBox:
+    """Where a value goes when the page has no placeholder for it: first page, PDF points from bottom left."""
+
+    x: float
+    y: float
+    size: float = 11.0
+
+
+DEFAULT_FALLBACK = {"nomor": FallbackBox(72, 700), "tanggal": FallbackBox(400, 700)}
+
+
+# --- fonts: codes -> characters and widths ------------------------------------------------------------------
+
+
+class _Font:
+    def __init__(self, font: pikepdf.Dictionary) -> None:
+        self.cid = font.get("/Subtype") == "/Type0"
+        self.to_unicode = _parse_to_unicode(font.get("/ToUnicode"))
+        self.widths: dict[int, float] = {}
+        self.default_width = 1000.0 if self.cid else 500.0
+        if self.cid:
+            descendant = font["/DescendantFonts"][0]
+            self.default_width = float(descendant.get("/DW", 1000))
+            self.widths = _parse_cid_widths(descendant.get("/W"))
+        else:
+            first = int(font.get("/FirstChar", 0))
+            for i, w in enumerate(font.get("/Widths", [])):
+                self.widths[first + i] = float(w)
+        self.standard_widths: dict[str, float] = {}
+        if not self.cid and not self.widths:  # a standard 14 font: its widths are in the AFM metrics
+            base = str(font.get("/BaseFont", "/Helvetica"))[1:]
+            metrics = FONT_METRICS.get(base) or FONT_METRICS["Helvetica"]
+            self.standard_widths = {char: float(w) for char, w in metrics[1].items()}
+        self.differences: dict[int, str] = {}
+        encoding = font.get("/Encoding")
+        if isinstance(encoding, pikepdf.Dictionary) and "/Differences" in encoding:
+            code = 0
+            for item in encoding["/Differences"]:
+                if isinstance(item, int | pikepdf.Object) and not isinstance(item, pikepdf.Name):
+                    code = int(item)
+                else:
+                    self.differences[code] = _glyph_name_char(str(item)[1:])
+                    code += 1
+
+    def codes(self, data: bytes) -> list[tuple[int, int, int]]:
+        """(code, offset, length) for each glyph code in a string."""
+        if self.cid:
+            return [((data[i] << 8) | data[i + 1], i, 2) for i in range(0, len(data) - 1, 2)]
+        return [(b, i, 1) for i, b in enumerate(data)]
+
+    def char(self, code: int) -> str:
+        if code in self.to_unicode:
+            return self.to_unicode[code]
+        if code in self.differences:
+            return self.differences[code]
+        if self.cid:
+            return "\ufffd"
+        return _WIN_ANSI_EXTRA.get(code, bytes([code]).decode("latin-1"))
+
+    def width(self, code: int) -> float:
+        if self.standard_widths:
+            return self.standard_widths.get(self.char(code), self.default_width)
+        return self.widths.get(code, self.default_width)
+
+
+def _glyph_name_char(name: str) -> str:
+    simple = {"dollar": "$", "braceleft": "{", "braceright": "}", "bracketleft": "[", "bracketright": "]", "space": " "}
+    if name in simple:
+        return simple[name]
+    if len(name) == 1:
+        return name
+    if name.startswith("uni") and len(name) == 7:
+        try:
+            return chr(int(name[3:], 16))
+        except ValueError:
+            return "\ufffd"
+    return "\ufffd"
+
+
+def _parse_to_unicode(stream: object) -> dict[int, str]:
+    if not isinstance(stream, pikepdf.Stream):
+        return {}
+    text = stream.read_bytes().decode("latin-1")
+    mapping: dict[int, str] = {}
+
+    def hex_text(h: str) -> str:
+        data = bytes.fromhex(h)
+        return data.decode("utf-16-be", errors="replace") if len(data) % 2 == 0 else data.decode("latin-1")
+
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
+        for src, dst in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>", block):
+            mapping[int(src, 16)] = hex_text(dst)
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", text, re.S):
+        for lo, hi, rest in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(\[[^\]]*\]|<[0-9A-Fa-f]*>)", block):
+            lo_i, hi_i = int(lo, 16), int(hi, 16)
+            if rest.startswith("["):
+                for i, dst in enumerate(re.findall(r"<([0-9A-Fa-f]*)>", rest)):
+                    mapping[lo_i + i] = hex_text(dst)
+            else:
+                base = bytes.fromhex(rest[1:-1])
+                for i in range(hi_i - lo_i + 1):
+                    value = int.from_bytes(base, "big") + i
+                    mapping[lo_i + i] = hex_text(value.to_bytes(len(base), "big").hex())
+    return mapping
+
+
+def _parse_cid_widths(w: object) -> dict[int, float]:
+    widths: dict[int, float] = {}
+    if not isinstance(w, pikepdf.Array):
+        return widths
+    items = list(w)
+    i = 0
+    while i < len(items):
+        first = int(items[i])
+        nxt = items[i + 1]
+        if isinstance(nxt, pikepdf.Array):
+            for j, value in enumerate(nxt):
+                widths[first + j] = float(value)
+            i += 2
+        else:
+            last, value = int(nxt), float(items[i + 2])
+            for cid in range(first, last + 1):
+                widths[cid] = value
+            i += 3
+    return widths
+
+
+# --- the text-state walk over one page ----------------------------------------------------------------------
+
+
+def _mul(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    return (
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+        a[4] * b[0] + a[5] * b[2] + b[4],
+        a[4] * b[1] + a[5] * b[3] + b[5],
+    )
+
+
+IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def _glyphs(page: pikepdf.Page, ops: list[pikepdf.ContentStreamInstruction]) -> list[Glyph]:
+    """Every glyph the page's own content shows, in content order, with its origin and size."""
+    fonts_dict = page.resources.get("/Font", pikepdf.Dictionary())
+    cache: dict[str, _Font] = {}
+    glyphs: list[Glyph] = []
+    ctm, stack = IDENTITY, []
+    tm = tlm = IDENTITY
+    font: _Font | None = None
+    size = char_space = word_space = rise = leading = 0.0
+    scale = 1.0
+    for index, instr in enumerate(ops):
+        op = str(instr.operator)
+        args = list(instr.operands)
+        if op == "q":
+            stack.append(ctm)
+        elif op == "Q" and stack:
+            ctm = stack.pop()
+        elif op == "cm":
+            ctm = _mul(tuple(float(a) for a in args), ctm)
+        elif op == "BT":
+            tm = tlm = IDENTITY
+        elif op == "Tf":
+            name = str(args[0])
+            if name not in cache and name in fonts_dict:
+                cache[name] = _Font(fonts_dict[name])
+            font, size = cache.get(name), float(args[1])
+        elif op == "Tc":
+            char_space = float(args[0])
+        elif op == "Tw":
+            word_space = float(args[0])
+        elif op == "Tz":
+            scale = float(args[0]) / 100
+        elif op == "TL":
+            leading = float(args[0])
+        elif op == "Ts":
+            rise = float(args[0])
+        elif op in ("Td", "TD"):
+            if op == "TD":
+                leading = -float(args[1])
+            tlm = _mul((1, 0, 0, 1, float(args[0]), float(args[1])), tlm)
+            tm = tlm
+        elif op == "Tm":
+            tlm = tm = tuple(float(a) for a in args)
+        elif op == "T*":
+            tlm = _mul((1, 0, 0, 1, 0, -leading), tlm)
+            tm = tlm
+        elif op in ("Tj", "TJ", "'", '"'):
+            if op in ("'", '"'):
+                if op == '"':
+                    word_space, char_space = float(args[0]), float(args[1])
+                tlm = _mul((1, 0, 0, 1, 0, -leading), tlm)
+                tm = tlm
+            items = list(args[-1]) if op == "TJ" else [args[-1]]
+            for item_index, item in enumerate(items):
+                if not isinstance(item, pikepdf.String):
+                    tm = _mul((1, 0, 0, 1, -float(item) / 1000 * size * scale, 0), tm)
+                    continue
+                if font is None:
+                    continue
+                data = bytes(item)
+                for code, offset, length in font.codes(data):
+                    trm = _mul((size * scale, 0, 0, size, 0, rise), _mul(tm, ctm))
+                    char = font.char(code)
+                    width = font.width(code)
+                    glyphs.append(
+                        Glyph(index, item_index, offset, length, char, trm[4], trm[5], abs(trm[3]) or size, width)
+                    )
+                    spacing = char_space + (word_space if length == 1 and code == 32 else 0)
+                    tx = (width / 1000 * size + spacing) * scale
+                    tm = _mul((1, 0, 0, 1, tx, 0), tm)
+    return glyphs
+
+
+def find_placeholders(pdf: bytes) -> list[Found]:
+    """Every placeholder of `PLACEHOLDERS` on every page, however its glyphs are split over text runs."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        found: list[Found] = []
+        for page_index, page in enumerate(doc.pages):
+            found.extend(_find_on_page(page_index, _glyphs(page, list(pikepdf.parse_content_stream(page)))))
+        return found
+
+
+def _find_on_page(page_index: int, glyphs: list[Glyph]) -> list[Found]:
+    text = "".join(g.char for g in glyphs)
+    found = []
+    for key, tokens in PLACEHOLDERS.items():
+        for token in tokens:
+            for match in re.finditer(re.escape(token), text):
+                part = glyphs[match.start() : match.end()]
+                found.append(Found(key, page_index, part[0].x, part[0].y, part[0].size, part))
+    return found
+
+
+# --- writing the values ---------------------------------------------------------------------------------------
+
+
+def _escape(text: str) -> bytes:
+    data = text.encode("cp1252", errors="replace")
+    return data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+def fill(pdf: bytes, values: dict[str, str], *, fallback: dict[str, FallbackBox] | None = None) -> bytes:
+    """`pdf` with each `values[key]` written at its placeholder (or, for nomor/tanggal, in the fallback box).
+
+    Placeholders for keys not in `values` (e.g. `${ttd}`, where the signature goes) are left as they are.
+    """
+    fallback = DEFAULT_FALLBACK if fallback is None else fallback
+    try:
+        doc = pikepdf.open(io.BytesIO(pdf))
+    except pikepdf.PasswordError as exc:
+        raise StampingError("pdf_terkunci", "PDF ini terenkripsi, jadi nomor tidak bisa dituliskan.") from exc
+    except pikepdf.PdfError as exc:
+        raise StampingError("pdf_rusak", "Berkas PDF ini rusak, jadi nomor tidak bisa dituliskan.") from exc
+    with doc:
+        if doc.is_encrypted:
+            raise StampingError("pdf_terkunci", "PDF ini terenkripsi, jadi nomor tidak bisa dituliskan.")
+        placed: set[str] = set()
+        for page_index, page in enumerate(doc.pages):
+            ops = list(pikepdf.parse_content_stream(page))
+            hits = [f for f in _find_on_page(page_index, _glyphs(page, ops)) if f.key in values]
+            if not hits:
+                continue
+            _remove_glyphs(ops, [g for f in hits for g in f.glyphs])
+            for f in hits:
+                ops.extend(_text_ops(values[f.key], f.x, f.y, f.size))
+                placed.add(f.key)
+            _write_page(doc, page, ops)
+        missing = [key for key in values if key not in placed and key in fallback]
+        if missing:
+            page = doc.pages[0]
+            ops = list(pikepdf.parse_content_stream(page))
+            for key in missing:
+                box = fallback[key]
+                ops.extend(_text_ops(values[key], box.x, box.y, box.size))
+            _write_page(doc, page, ops)
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()
+
+
+def _text_ops(value: str, x: float, y: float, size: float) -> list[pikepdf.ContentStreamInstruction]:
+    return [
+        pikepdf.ContentStreamInstruction([], pikepdf.Operator("q")),
+        pikepdf.ContentStreamInstruction([], pikepdf.Operator("BT")),
+        pikepdf.ContentStreamInstruction([0, 0, 0], pikepdf.Operator("rg")),
+        pikepdf.ContentStreamInstruction([STAMP_FONT, size], pikepdf.Operator("Tf")),
+        pikepdf.ContentStreamInstruction([1, 0, 0, 1, x, y], pikepdf.Operator("Tm")),
+        pikepdf.ContentStreamInstruction([pikepdf.String(_escape(value))], pikepdf.Operator("Tj")),
+        pikepdf.ContentStreamInstruction([], pikepdf.Operator("ET")),
+        pikepdf.ContentStreamInstruction([], pikepdf.Operator("Q")),
+    ]
+
+
+def _remove_glyphs(ops: list[pikepdf.ContentStreamInstruction], glyphs: list[Glyph]) -> None:
+    """Take the placeholder glyphs out of their strings; a TJ gap of their width keeps the line in place."""
+    by_op: dict[int, list[Glyph]] = {}
+    for g in glyphs:
+        by_op.setdefault(g.op, []).append(g)
+    for index in sorted(by_op, reverse=True):  # from the end: inserted operators shift nothing still to do
+        removed = by_op[index]
+        instr = ops[index]
+        op = str(instr.operator)
+        operands = list(instr.operands)
+        items = list(operands[-1]) if op == "TJ" else [operands[-1]]
+        new_items: list[object] = []
+        for item_index, item in enumerate(items):
+            if not isinstance(item, pikepdf.String):
+                new_items.append(item)
+                continue
+            gone = sorted((g for g in removed if g.item == item_index), key=lambda g: g.start)
+            if not gone:
+                new_items.append(item)
+                continue
+            data = bytes(item)
+            cursor = 0
+            for g in gone:
+                if g.start > cursor:
+                    new_items.append(pikepdf.String(data[cursor : g.start]))
+                new_items.append(-g.width)  # move right by the glyph's advance: what follows stays put
+                cursor = g.start + g.length
+            if cursor < len(data):
+                new_items.append(pikepdf.String(data[cursor:]))
+        array = pikepdf.Array(new_items)
+        if op == "TJ":
+            ops[index] = pikepdf.ContentStreamInstruction([array], pikepdf.Operator("TJ"))
+        elif op == "Tj":
+            ops[index] = pikepdf.ContentStreamInstruction([array], pikepdf.Operator("TJ"))
+        else:  # ' and " move to the next line first: keep that, then show the array
+            prefix = operands[:-1]
+            line = [pikepdf.ContentStreamInstruction([], pikepdf.Operator("T*"))]
+            if op == '"':
+                line = [
+                    pikepdf.ContentStreamInstruction([prefix[0]], pikepdf.Operator("Tw")),
+                    pikepdf.ContentStreamInstruction([prefix[1]], pikepdf.Operator("Tc")),
+                    *line,
+                ]
+            ops[index] = line[0]
+            for extra_index, extra in enumerate(
+                [*line[1:], pikepdf.ContentStreamInstruction([array], pikepdf.Operator("TJ"))]
+            ):
+                ops.insert(index + 1 + extra_index, extra)
+
+
+def _write_page(doc: pikepdf.Pdf, page: pikepdf.Page, ops: list[pikepdf.ContentStreamInstruction]) -> None:
+    resources = page.obj.get("/Resources")
+    if resources is None:
+        page.obj.Resources = resources = pikepdf.Dictionary()
+    if "/Font" not in resources:
+        resources.Font = pikepdf.Dictionary()
+    fonts = resources.Font
+    if STAMP_FONT not in fonts:
+        fonts[STAMP_FONT] = doc.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font,
+                Subtype=pikepdf.Name.Type1,
+                BaseFont=pikepdf.Name.Helvetica,
+                Encoding=pikepdf.Name.WinAnsiEncoding,
+            )
+        )
+    page.obj.Contents = doc.make_stream(pikepdf.unparse_content_stream(ops))

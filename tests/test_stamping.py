@@ -1,0 +1,104 @@
+"""The number and date go into the PDF exactly where the placeholders are, as searchable text."""
+
+from __future__ import annotations
+
+import io
+
+import pikepdf
+import pytest
+from pdfminer.high_level import extract_text
+
+from suratbot.data.concept import concept_pdf, example_letter
+from suratbot.signing.stamping import FallbackBox, StampingError, fill, find_placeholders
+
+NOMOR = "500.16/7/DPMPTSP/2026"
+TANGGAL = "26 November 2026"
+
+
+def raw_page_pdf(content: bytes) -> bytes:
+    """A one-page PDF with this content stream and Helvetica as /F1 (for hand-made text runs)."""
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(595, 842))
+    page.obj.Resources = pikepdf.Dictionary(
+        Font=pikepdf.Dictionary(
+            F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
+        )
+    )
+    page.obj.Contents = pdf.make_stream(content)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def text_of(pdf: bytes) -> str:
+    return extract_text(io.BytesIO(pdf))
+
+
+def test_the_placeholders_are_found_with_their_place_and_size() -> None:
+    found = {f.key: f for f in find_placeholders(example_letter("Rapat", "Camat"))}
+    assert set(found) == {"nomor", "tanggal", "ttd"}
+    assert (found["nomor"].page, round(found["nomor"].y), found["nomor"].size) == (0, 728, 11.0)
+    assert found["tanggal"].y == found["nomor"].y - 14  # the next line (14 pt leading)
+
+
+def test_number_and_date_replace_the_placeholders_as_text() -> None:
+    stamped = fill(example_letter("Rapat", "Camat"), {"nomor": NOMOR, "tanggal": TANGGAL})
+    text = text_of(stamped)
+    assert NOMOR in text and TANGGAL in text
+    assert "${nomor}" not in text and "${tanggal}" not in text
+    assert "${ttd}" in text, "the signature's place is left for the signer"
+    [nomor] = [f for f in find_placeholders(stamped) if f.key == "nomor"] or [None]
+    assert nomor is None
+
+
+def test_a_placeholder_split_over_text_runs_is_replaced_and_the_line_does_not_move() -> None:
+    content = (
+        b"BT /F1 12 Tf 72 700 Td (Nomor : $) Tj ({nom) Tj [(or) -50 (}) ] TJ ( - lampiran) Tj ET\n"
+        b"BT /F1 12 Tf 72 680 Td [([tang) 20 (gal]) ( akhir)] TJ ET"
+    )
+    pdf = raw_page_pdf(content)
+    before = {f.key: f for f in find_placeholders(pdf)}
+    assert set(before) == {"nomor", "tanggal"}
+    stamped = fill(pdf, {"nomor": NOMOR, "tanggal": TANGGAL})
+    text = text_of(stamped)
+    assert NOMOR in text and TANGGAL in text and "{nom" not in text and "[tang" not in text
+    # What follows the placeholder is drawn exactly where it was.
+    from suratbot.signing.stamping import _glyphs
+
+    def tail_x(data: bytes, word: str) -> float:
+        with pikepdf.open(io.BytesIO(data)) as doc:
+            page = doc.pages[0]
+            glyphs = _glyphs(page, list(pikepdf.parse_content_stream(page)))
+            chars = "".join(g.char for g in glyphs)
+            return glyphs[chars.index(word)].x
+
+    assert tail_x(stamped, "lampiran") == pytest.approx(tail_x(pdf, "lampiran"), abs=0.01)
+    assert tail_x(stamped, "akhir") == pytest.approx(tail_x(pdf, "akhir"), abs=0.01)
+
+
+def test_without_placeholders_the_values_go_into_the_box() -> None:
+    pdf = concept_pdf(["Surat tanpa tempat nomor."])
+    stamped = fill(pdf, {"nomor": NOMOR}, fallback={"nomor": FallbackBox(300, 800, 10)})
+    assert NOMOR in text_of(stamped)
+    with pikepdf.open(io.BytesIO(stamped)) as doc:
+        ops = [str(i.operator) for i in pikepdf.parse_content_stream(doc.pages[0])]
+    assert ops.count("BT") == 2
+
+
+def test_bad_pdfs_are_refused_in_indonesian() -> None:
+    with pytest.raises(StampingError) as damaged:
+        fill(b"%PDF-1.7 rusak", {"nomor": NOMOR})
+    assert damaged.value.code == "pdf_rusak"
+    pdf = pikepdf.open(io.BytesIO(example_letter("a", "b")))
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(owner="pemilik", user="pengguna"))
+    with pytest.raises(StampingError) as locked:
+        fill(out.getvalue(), {"nomor": NOMOR})
+    assert locked.value.code == "pdf_terkunci"
+
+
+def test_a_150_page_letter_is_numbered_on_its_first_page() -> None:
+    stamped = fill(example_letter("Lampiran", "OPD", pages=150), {"nomor": NOMOR, "tanggal": TANGGAL})
+    with pikepdf.open(io.BytesIO(stamped)) as doc:
+        assert len(doc.pages) == 150
+    assert text_of(stamped).count(NOMOR) == 150  # every page of this test letter carries the placeholder

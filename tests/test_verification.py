@@ -13,7 +13,7 @@ from suratbot.services.uploads import Upload
 from suratbot.services.verification import describe, verify_letter
 from suratbot.signing.pades import StampText, sign_pdf, unlock_pkcs12
 from suratbot.workflow.machine import Refusal
-from tests.helpers import audit_of, letter_at, people
+from tests.helpers import audit_of, letter_at, pdf, people
 
 PASSPHRASE = "kunci-demo-2026"
 
@@ -136,3 +136,85 @@ async def test_signing_without_a_key_says_so(office: Office) -> None:
     with pytest.raises(Refusal) as missing:
         await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
     assert missing.value.code == "kunci_tidak_ada"
+
+
+# --- review regressions -------------------------------------------------------------------------------------
+
+
+async def test_guesses_sent_at_once_are_counted_one_by_one(office: Office) -> None:
+    import asyncio
+
+    from suratbot.services.signature import sign_letter
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    outcomes = await asyncio.gather(
+        *[sign_letter(office, letter.id, p.kepala, f"tebak-{i}") for i in range(8)], return_exceptions=True
+    )
+    codes = sorted(o.code for o in outcomes if isinstance(o, Refusal))
+    assert codes == ["kata_sandi_salah"] * 3 + ["tte_terkunci"] * 5
+    events = [e.action for e in await audit_of(office, letter.id)]
+    assert events.count("tte_kata_sandi_salah") == 3 and events.count("tte_terkunci") == 1
+
+
+async def test_a_successful_signature_starts_the_count_again(office: Office, clock) -> None:
+    from suratbot.services.signature import sign_letter
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    first, second = await letter_at(office, p, "tanda_tangan"), await letter_at(office, p, "tanda_tangan")
+    for attempt in ("salah-1", "salah-2"):
+        with pytest.raises(Refusal):
+            await sign_letter(office, first.id, p.kepala, attempt)
+    clock.advance(minutes=1)
+    await sign_letter(office, first.id, p.kepala, PASSPHRASE)
+    clock.advance(minutes=1)
+    with pytest.raises(Refusal) as once_more:
+        await sign_letter(office, second.id, p.kepala, "salah-3")
+    assert once_more.value.message.endswith("Sisa percobaan: 2.")
+
+
+async def test_a_letter_changed_while_being_signed_is_not_recorded(office: Office) -> None:
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    old_version = letter.current_version
+    await letters.return_letter(office, letter.id, p.kepala, "Perbaiki.")
+    await letters.resubmit(office, letter.id, p.drafter, pdf(55))
+    with pytest.raises(Refusal) as moved:
+        await letters.record_signature(
+            office, letter.id, p.kepala, pdf(56), signed_from=old_version, expected_state="tanda_tangan"
+        )
+    assert moved.value.code == "tahap_berubah"
+
+
+async def test_a_cancelled_letter_no_longer_verifies(office: Office) -> None:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    letter_id, signed = await sign_and_record(office)
+    p = await people(office)
+    await letters.cancel(office, letter_id, p.kepala, "Salah alamat.")
+    result = await verify_letter(office, signed)
+    assert result.verification.ok and result.cancelled and not result.ok
+    assert any(line.startswith("DIBATALKAN") for line in describe(office, result))
+
+
+async def test_replacing_the_demo_ca_keeps_old_letters_verifiable(office: Office) -> None:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    _, signed = await sign_and_record(office)
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=True)
+    assert len(trust_roots(office)) == 2
+    assert (await verify_letter(office, signed)).ok
+
+
+async def test_a_damaged_key_file_is_not_a_wrong_passphrase(office: Office) -> None:
+    from suratbot.services.signature import sign_letter
+
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    path = signer_key_path(office, "197001012000031001")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"bukan kunci")
+    with pytest.raises(Refusal) as damaged:
+        await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
+    assert damaged.value.code == "kunci_rusak"
+    assert "tte_kata_sandi_salah" not in [e.action for e in await audit_of(office, letter.id)]

@@ -254,6 +254,8 @@ async def _keys_demo(office: Office, passphrase: str | None, replace: bool) -> i
     print(f"CA demo dibuat: {report.folder / 'ca.pem'} (kuncinya {report.folder / 'ca-key.pem'}, terenkripsi).")
     for nip, nama, path in report.signers:
         print(f"  kunci {nama} (NIP {nip}): {path}")
+    for nip, nama, path in report.kept:
+        print(f"  kunci {nama} (NIP {nip}) sudah ada dan tidak diubah: {path} (pakai --ganti untuk menggantinya)")
     if report.generated:
         print(f"Kata sandi (passphrase) semua kunci ini, DITAMPILKAN SEKALI INI SAJA: {report.passphrase}")
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,9 +26,10 @@ class KeystoreError(Exception):
 @dataclass
 class DemoKeysReport:
     folder: Path
-    passphrase: str
+    passphrase: str = field(repr=False)
     generated: bool  # the passphrase was generated here (print it once)
-    signers: list[tuple[str, str, Path]] = field(default_factory=list)  # (nip, nama, p12 path)
+    signers: list[tuple[str, str, Path]] = field(default_factory=list)  # (nip, nama, p12 path) made now
+    kept: list[tuple[str, str, Path]] = field(default_factory=list)  # keys already there, left alone
 
 
 def keys_dir(office: Office) -> Path:
@@ -52,10 +54,17 @@ def trust_roots(office: Office) -> list[x509.Certificate]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Write a secret file readable by its owner only (a new file, renamed into place: no old permissions)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kunci-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 async def make_demo_keys(office: Office, *, passphrase: str | None, replace: bool) -> DemoKeysReport:
@@ -84,6 +93,9 @@ async def make_demo_keys(office: Office, *, passphrase: str | None, replace: boo
     # Certificates live in real time (validators check them against the wall clock), while the office clock may
     # be simulated (the demo, the tests): let them be valid from a day before the earlier of the two.
     now = min(office.now(), datetime.now(UTC)) - timedelta(days=1)
+    if (folder / "ca.pem").exists():  # --ganti: letters signed under the old CA must still verify
+        (folder / "trust").mkdir(parents=True, exist_ok=True)
+        os.replace(folder / "ca.pem", folder / "trust" / f"ca-demo-lama-{now:%Y%m%d%H%M%S}.pem")
     ca = create_demo_ca(office.sop.office, code=office.sop.office_code, now=now)
     _write_private(
         folder / "ca-key.pem",
@@ -96,8 +108,11 @@ async def make_demo_keys(office: Office, *, passphrase: str | None, replace: boo
     (folder / "ca.pem").write_bytes(ca.cert_pem())
     report = DemoKeysReport(folder=folder, passphrase=secret, generated=generated)
     for staff in signers:
-        profile = SignerProfile(staff.nama, staff.jabatan, staff.nip, office.sop.office)
         path = signer_key_path(office, staff.nip)
+        if path.exists() and not replace:  # a key installed with `keys import` is never overwritten silently
+            report.kept.append((staff.nip, staff.nama, path))
+            continue
+        profile = SignerProfile(staff.nama, staff.jabatan, staff.nip, office.sop.office)
         _write_private(path, issue_signer(ca, profile, secret, now=now))
         report.signers.append((staff.nip, staff.nama, path))
     return report

@@ -676,10 +676,15 @@ async def record_signature(
     signed: Upload,
     *,
     details: dict[str, Any] | None = None,
+    signed_from: str | None = None,
     expected_state: str | None = None,
     now: datetime | None = None,
 ) -> Letter:
-    """Kepala Dinas has signed: the signed file becomes the letter, and the clerk is told to send it."""
+    """Kepala Dinas has signed: the signed file becomes the letter, and the clerk is told to send it.
+
+    `signed_from` is the SHA-256 of the version that was signed: if the letter has another version by now
+    (returned and revised while the signature was being made), nothing is recorded.
+    """
     now = _now(office, now)
     digest = await _save(office, signed)
     async with office.uow() as uow:
@@ -693,6 +698,11 @@ async def record_signature(
             now=now,
             expected_state=expected_state,
         )
+        if signed_from is not None and signed_from != letter.current_version:
+            raise Refusal(
+                "tahap_berubah",
+                "Surat ini berubah saat sedang ditandatangani (ada versi baru). Tanda tangani versi terbarunya.",
+            )
         assert digest is not None
         version = _version_row(uow, letter.id, signed, digest, "ditandatangani", actor, now)
         step = await _transition(

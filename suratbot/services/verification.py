@@ -20,10 +20,12 @@ class LetterVerification:
     sha256: str
     letter_id: str | None  # the letter this office signed with exactly these bytes, if any
     nomor: str | None
+    cancelled: bool = False  # that letter was cancelled after signing: the file is no letter of the office
+    superseded: bool = False  # that letter has a newer version (e.g. signed again after a return)
 
     @property
     def ok(self) -> bool:
-        return self.verification.ok and self.letter_id is not None
+        return self.verification.ok and self.letter_id is not None and not self.cancelled and not self.superseded
 
 
 async def verify_letter(office: Office, pdf: bytes) -> LetterVerification:
@@ -32,13 +34,22 @@ async def verify_letter(office: Office, pdf: bytes) -> LetterVerification:
     async with office.uow() as uow:
         row = (
             await uow.session.execute(
-                select(Letter.id, Letter.nomor)
+                select(Letter.id, Letter.nomor, Letter.state, Letter.current_version)
                 .join(FileVersion, FileVersion.letter_id == Letter.id)
                 .where(FileVersion.sha256 == digest, FileVersion.kind == "ditandatangani")
                 .limit(1)
             )
         ).first()
-    return LetterVerification(verification, digest, row[0] if row else None, row[1] if row else None)
+    if row is None:
+        return LetterVerification(verification, digest, None, None)
+    return LetterVerification(
+        verification,
+        digest,
+        row.id,
+        row.nomor,
+        cancelled=row.state == "dibatalkan",
+        superseded=row.current_version != digest,
+    )
 
 
 _TEXT = {
@@ -55,6 +66,8 @@ _TEXT = {
         "number": "Nomor surat",
         "known": "Sidik berkas (SHA-256) cocok dengan surat yang dikirim kantor ini",
         "unknown": "Sidik berkas (SHA-256) tidak cocok dengan surat mana pun dari kantor ini",
+        "cancelled": "DIBATALKAN: surat ini dibatalkan kantor ini setelah ditandatangani; tidak berlaku.",
+        "superseded": "Ada versi yang lebih baru dari surat ini; berkas ini bukan versi yang berlaku.",
     },
     "en": {
         "ok": "VALID: this is a letter signed by this office, unmodified since it was signed.",
@@ -69,6 +82,8 @@ _TEXT = {
         "number": "Letter number",
         "known": "File hash (SHA-256) matches a letter this office sent",
         "unknown": "File hash (SHA-256) matches no letter of this office",
+        "cancelled": "CANCELLED: this office cancelled the letter after it was signed; it is void.",
+        "superseded": "A newer version of this letter exists; this file is not the one in force.",
     },
 }
 
@@ -91,5 +106,9 @@ def describe(office: Office, result: LetterVerification, lang: str = "id") -> li
         )
     if result.nomor:
         lines.append(f"{t['number']}: {result.nomor}")
+    if result.cancelled:
+        lines.append(t["cancelled"])
+    elif result.superseded:
+        lines.append(t["superseded"])
     lines.append(f"{t['known'] if result.letter_id else t['unknown']}: {result.sha256}")
     return lines

@@ -48,6 +48,8 @@ class StampText:
 
 def unlock_pkcs12(p12: bytes, passphrase: str, *, now: datetime) -> signers.SimpleSigner:
     """The signer inside a PKCS#12 file; a wrong passphrase or a certificate out of its dates is refused."""
+    if not p12.startswith(b"\x30"):  # not even DER: a damaged or wrong file, not a wrong passphrase
+        raise SigningError("kunci_rusak", "Berkas kunci tanda tangan rusak atau bukan PKCS#12. Hubungi admin.")
     try:
         key, cert, cas = pkcs12.load_key_and_certificates(p12, passphrase.encode("utf-8"))
     except ValueError:

@@ -62,7 +62,8 @@ async def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Verific
         return Verification((), problem="PDF ini tidak memiliki tanda tangan elektronik.")
     roots = [trust_root(c) for c in trust_roots]
     checks = []
-    for sig in embedded:
+    last = len(embedded) - 1
+    for index, sig in enumerate(embedded):
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
         try:
             status = await async_validate_pdf_signature(sig, context)
@@ -71,9 +72,13 @@ async def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Verific
             checks.append(SignatureCheck(sig.field_name, "-", "-", None, False, False, False, False))
             continue
         cert = status.signing_cert
-        whole = status.coverage in (SignatureCoverageLevel.ENTIRE_FILE, SignatureCoverageLevel.ENTIRE_REVISION) and (
-            status.coverage == SignatureCoverageLevel.ENTIRE_FILE or _only_signatures_after(status)
-        )
+        if index == last:  # nothing at all may follow the last signature
+            whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+        else:  # an earlier one may be followed by further signatures only
+            whole = status.coverage in (
+                SignatureCoverageLevel.ENTIRE_FILE,
+                SignatureCoverageLevel.ENTIRE_REVISION,
+            ) and _only_signatures_after(status)
         checks.append(
             SignatureCheck(
                 field=sig.field_name,

@@ -218,3 +218,30 @@ async def test_a_damaged_key_file_is_not_a_wrong_passphrase(office: Office) -> N
         await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
     assert damaged.value.code == "kunci_rusak"
     assert "tte_kata_sandi_salah" not in [e.action for e in await audit_of(office, letter.id)]
+
+
+async def test_the_visible_signature_goes_where_the_letter_has_its_ttd_place(office: Office) -> None:
+    import io
+
+    import pikepdf
+    from pdfminer.high_level import extract_text
+
+    from suratbot.services.signature import sign_letter
+    from suratbot.signing.stamping import find_placeholders
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    [ttd] = [f for f in find_placeholders(office.files.get(letter.current_version)) if f.key == "ttd"]
+    signed = await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
+    data = office.files.get(signed.current_version)
+    assert "${ttd}" not in extract_text(io.BytesIO(data))
+    with pikepdf.open(io.BytesIO(data)) as doc:
+        [widget] = [
+            a
+            for a in doc.pages[0].get("/Annots", [])
+            if a.get("/FT") == "/Sig" or "/Parent" in a or a.get("/Subtype") == "/Widget"
+        ]
+        x0, y0, _x1, y1 = (float(v) for v in widget.Rect)
+    assert x0 == pytest.approx(ttd.x, abs=1) and y0 < ttd.y < y1 + ttd.size
+    assert (await verify_letter(office, data)).ok

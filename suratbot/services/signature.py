@@ -18,7 +18,8 @@ from suratbot.services.keystore import signer_key_path
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
 from suratbot.services.uploads import Upload
-from suratbot.signing.pades import SigningError, StampText, sign_pdf, unlock_pkcs12
+from suratbot.signing import stamping
+from suratbot.signing.pades import A4_STAMP_BOX, SigningError, StampText, sign_pdf, unlock_pkcs12
 from suratbot.storage.models import AuditEvent, Letter, Staff
 from suratbot.workflow.machine import Actor, Refusal, decide
 
@@ -71,8 +72,9 @@ async def sign_letter(
     stamp = StampText(nama, jabatan, nip, office.verify_url(letter_id), when=local_time(office.sop, now))
     source = await asyncio.to_thread(office.files.get, version)
     try:
-        signed = await sign_pdf(source, signer, stamp, location=office.sop.office)
-    except SigningError as exc:
+        source, box, page = await asyncio.to_thread(_place_stamp, source)
+        signed = await sign_pdf(source, signer, stamp, location=office.sop.office, box=box, page=page)
+    except (SigningError, stamping.StampingError) as exc:
         raise Refusal(exc.code, exc.message) from None
     return await letters.record_signature(
         office,
@@ -84,6 +86,20 @@ async def sign_letter(
         expected_state="tanda_tangan" if expected_state is None else expected_state,
         now=now,
     )
+
+
+def _place_stamp(pdf: bytes) -> tuple[bytes, tuple[float, float, float, float], int]:
+    """Where the visible signature goes: at `${ttd}` (which is taken out of the text first, before anything is
+    signed), else bottom right of the last page."""
+    spots = [f for f in stamping.find_placeholders(pdf) if f.key == "ttd"]
+    if not spots:
+        return pdf, A4_STAMP_BOX, -1
+    spot = spots[0]
+    width, height = A4_STAMP_BOX[2] - A4_STAMP_BOX[0], A4_STAMP_BOX[3] - A4_STAMP_BOX[1]
+    x0 = max(10.0, min(spot.x, 585.0 - width))
+    top = spot.y + spot.size
+    y0 = max(10.0, top - height)
+    return stamping.fill(pdf, {"ttd": ""}), (x0, y0, x0 + width, y0 + height), spot.page
 
 
 def _read_key(path: Path) -> bytes:

@@ -102,3 +102,13 @@ def test_a_150_page_letter_is_numbered_on_its_first_page() -> None:
     with pikepdf.open(io.BytesIO(stamped)) as doc:
         assert len(doc.pages) == 150
     assert text_of(stamped).count(NOMOR) == 150  # every page of this test letter carries the placeholder
+
+
+def test_the_footer_is_real_text_on_every_page_with_its_punctuation() -> None:
+    from suratbot.signing.stamping import add_footer
+
+    lines = ["Ditandatangani dengan sertifikat dari BSrE (BSSN) \\ uji.", "Periksa di https://x.go.id/v/Ab-9_"]
+    footed = add_footer(example_letter("a", "b", pages=2), lines)
+    text = text_of(footed)
+    assert text.count("Ditandatangani dengan sertifikat dari BSrE (BSSN) \\ uji.") == 2
+    assert text.count("https://x.go.id/v/Ab-9_") == 2

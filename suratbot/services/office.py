@@ -33,6 +33,12 @@ class Office:
     clock: Callable[[], datetime] = system_clock
     max_file_bytes: int = MAX_FILE_BYTES
     public_url: str = "http://localhost:8080"  # where the QR codes and links on letters point
+    # The notice at the foot of every signed page ({url}: the letter's verification page). BSrE-style wording.
+    footer: tuple[str, ...] = (
+        "Dokumen ini telah ditandatangani secara elektronik menggunakan sertifikat elektronik yang diterbitkan "
+        "oleh Balai Besar Sertifikasi Elektronik (BSrE), BSSN.",
+        "Keaslian dokumen dapat diperiksa di {url}",
+    )
     # Where the number and date go on the first page of a concept without `${nomor}` / `${tanggal}`.
     number_boxes: dict[str, FallbackBox] = field(default_factory=lambda: dict(DEFAULT_FALLBACK))
     sessions: async_sessionmaker[Any] = field(init=False)

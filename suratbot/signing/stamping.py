@@ -306,9 +306,9 @@ def _find_on_page(page_index: int, glyphs: list[Glyph]) -> list[Found]:
 # --- writing the values ---------------------------------------------------------------------------------------
 
 
-def _escape(text: str) -> bytes:
-    data = text.encode("cp1252", errors="replace")
-    return data.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+def _encode(text: str) -> bytes:
+    """WinAnsi bytes for the Helvetica we add (pikepdf escapes parentheses and backslashes itself)."""
+    return text.encode("cp1252", errors="replace")
 
 
 def fill(pdf: bytes, values: dict[str, str], *, fallback: dict[str, FallbackBox] | None = None) -> bytes:
@@ -357,7 +357,7 @@ def _text_ops(value: str, x: float, y: float, size: float) -> list[pikepdf.Conte
         pikepdf.ContentStreamInstruction([0, 0, 0], pikepdf.Operator("rg")),
         pikepdf.ContentStreamInstruction([STAMP_FONT, size], pikepdf.Operator("Tf")),
         pikepdf.ContentStreamInstruction([1, 0, 0, 1, x, y], pikepdf.Operator("Tm")),
-        pikepdf.ContentStreamInstruction([pikepdf.String(_escape(value))], pikepdf.Operator("Tj")),
+        pikepdf.ContentStreamInstruction([pikepdf.String(_encode(value))], pikepdf.Operator("Tj")),
         pikepdf.ContentStreamInstruction([], pikepdf.Operator("ET")),
         pikepdf.ContentStreamInstruction([], pikepdf.Operator("Q")),
     ]
@@ -430,3 +430,16 @@ def _write_page(doc: pikepdf.Pdf, page: pikepdf.Page, ops: list[pikepdf.ContentS
             )
         )
     page.obj.Contents = doc.make_stream(pikepdf.unparse_content_stream(ops))
+
+
+def add_footer(pdf: bytes, lines: list[str], *, size: float = 7.0, x: float = 40.0, y: float = 22.0) -> bytes:
+    """Every page gets `lines` of small text at its foot (the electronic-signature notice), as real text."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        for page in doc.pages:
+            ops = list(pikepdf.parse_content_stream(page))
+            for i, line in enumerate(lines):
+                ops.extend(_text_ops(line, x, y + (len(lines) - 1 - i) * (size + 2), size))
+            _write_page(doc, page, ops)
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()

@@ -38,6 +38,21 @@ class SignerProfile:
     office: str
 
 
+def _key_usage(*, signs_documents: bool) -> x509.KeyUsage:
+    """A signer's key signs documents (with non-repudiation); a CA's key signs certificates and CRLs."""
+    return x509.KeyUsage(
+        digital_signature=signs_documents,
+        content_commitment=signs_documents,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=not signs_documents,
+        crl_sign=not signs_documents,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def strong_passphrase() -> str:
     """A passphrase to print once: 4 groups of 5 letters and digits, easy to type on a phone."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -68,20 +83,7 @@ def create_demo_ca(office: str, *, now: datetime, code: str | None = None, years
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=365 * years))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_documents=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -111,20 +113,7 @@ def issue_signer(ca: DemoCA, profile: SignerProfile, passphrase: str, *, now: da
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_documents=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)

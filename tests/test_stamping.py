@@ -62,18 +62,49 @@ def test_a_placeholder_split_over_text_runs_is_replaced_and_the_line_does_not_mo
     stamped = fill(pdf, {"nomor": NOMOR, "tanggal": TANGGAL})
     text = text_of(stamped)
     assert NOMOR in text and TANGGAL in text and "{nom" not in text and "[tang" not in text
-    # What follows the placeholder is drawn exactly where it was.
-    from suratbot.signing.stamping import _glyphs
+    # What follows a placeholder makes room for the value: it keeps its distance from the value's end.
+    from suratbot.signing.stamping import _glyphs, _helvetica_width
 
-    def tail_x(data: bytes, word: str) -> float:
+    def glyphs_of(data: bytes) -> list:
         with pikepdf.open(io.BytesIO(data)) as doc:
             page = doc.pages[0]
-            glyphs = _glyphs(page, list(pikepdf.parse_content_stream(page)))
-            chars = "".join(g.char for g in glyphs)
-            return glyphs[chars.index(word)].x
+            return _glyphs(page, list(pikepdf.parse_content_stream(page)))
 
-    assert tail_x(stamped, "lampiran") == pytest.approx(tail_x(pdf, "lampiran"), abs=0.01)
-    assert tail_x(stamped, "akhir") == pytest.approx(tail_x(pdf, "akhir"), abs=0.01)
+    def x_of(glyphs: list, word: str) -> float:
+        return glyphs["".join(g.char for g in glyphs).index(word)].x
+
+    for key, value, word in (("nomor", NOMOR, "lampiran"), ("tanggal", TANGGAL, "akhir")):
+        spot = before[key]
+        last = spot.glyphs[-1]
+        distance = x_of(glyphs_of(pdf), word) - (last.x + last.width / 1000 * last.size)
+        value_end = spot.x + _helvetica_width(value) / 1000 * spot.size
+        assert x_of(glyphs_of(stamped), word) - value_end == pytest.approx(distance, abs=1.0), key
+
+
+def test_a_long_value_in_running_text_does_not_overprint_what_follows() -> None:
+    pdf = raw_page_pdf(b"BT /F1 11 Tf 72 700 Td (Menindaklanjuti surat Nomor ${nomor} tanggal kemarin.) Tj ET")
+    stamped = fill(pdf, {"nomor": NOMOR})
+    from suratbot.signing.stamping import _glyphs, _helvetica_width
+
+    with pikepdf.open(io.BytesIO(stamped)) as doc:
+        page = doc.pages[0]
+        glyphs = _glyphs(page, list(pikepdf.parse_content_stream(page)))
+    chars = "".join(g.char for g in glyphs)
+    value = next(g for g in glyphs if g.char == "5")  # the value is drawn as its own text
+    after = glyphs[chars.index("tanggal")]
+    assert after.x >= value.x + _helvetica_width(NOMOR) / 1000 * 11
+
+
+def test_leftover_page_state_does_not_reach_the_added_text() -> None:
+    # The page ends with a scaled CTM and invisible text mode still in force.
+    pdf = raw_page_pdf(b"BT /F1 11 Tf 72 700 Td (Nomor: ${nomor}) Tj ET 0.5 0 0 0.5 0 0 cm BT 3 Tr ET")
+    stamped = fill(pdf, {"nomor": NOMOR})
+    with pikepdf.open(io.BytesIO(stamped)) as doc:
+        ops = [(str(i.operator), list(i.operands)) for i in pikepdf.parse_content_stream(doc.pages[0])]
+    names = [name for name, _ in ops]
+    assert names[0] == "q" and "Q" in names
+    assert names.index("Q") < names.index("Tm")  # the page's own state is closed before our text starts
+    assert ("Tr", [0]) in [(n, [int(a) for a in args]) for n, args in ops if n == "Tr"]
 
 
 def test_without_placeholders_the_values_go_into_the_box() -> None:

@@ -245,3 +245,36 @@ async def test_the_visible_signature_goes_where_the_letter_has_its_ttd_place(off
         x0, y0, _x1, y1 = (float(v) for v in widget.Rect)
     assert x0 == pytest.approx(ttd.x, abs=1) and y0 < ttd.y < y1 + ttd.size
     assert (await verify_letter(office, data)).ok
+
+
+async def test_a_concept_signed_elsewhere_keeps_that_signature_through_numbering_and_signing(office: Office) -> None:
+    from suratbot.services.signature import sign_letter
+    from suratbot.signing.keys import SignerProfile, create_demo_ca, issue_signer
+    from suratbot.workflow.letter import LetterMeta
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    other = create_demo_ca("Dinas Mitra", now=office.now())
+    co_signer = unlock_pkcs12(
+        issue_signer(other, SignerProfile("Mitra", "Kepala", "1", "Mitra"), "x-12345678", now=office.now()),
+        "x-12345678",
+        now=office.now(),
+    )
+    from suratbot.data.concept import example_letter
+
+    co_signed = await sign_pdf(
+        example_letter("Nota kesepakatan", "Dinas Mitra", version=77), co_signer, StampText("Mitra", "Kepala", "1", "u")
+    )
+    p = await people(office)
+    meta = LetterMeta("Nota kesepakatan", "Dinas Mitra", "Biasa", "Biasa", "000.1")
+    letter = await letters.submit(office, p.drafter, Upload(co_signed, "nota.pdf"), meta)
+    await letters.approve(office, letter.id, p.kasi)
+    await letters.approve(office, letter.id, p.kabid)
+    numbered = await letters.assign_number(office, letter.id, p.clerk)
+    assert numbered.current_version == letter.current_version  # not rewritten
+    signed = await sign_letter(office, letter.id, p.kepala, PASSPHRASE)
+    data = office.files.get(signed.current_version)
+    assert data.startswith(co_signed)
+    from suratbot.signing.verify import verify_pdf
+
+    result = await verify_pdf(data, [other.cert, *trust_roots(office)])
+    assert result.ok and [s.signer for s in result.signatures] == ["Mitra", "Dr. H. Asep Suryana"]

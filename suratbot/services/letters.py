@@ -8,6 +8,7 @@ together. A refused action raises Refusal (an Indonesian sentence for the chat) 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -621,6 +622,10 @@ async def _numbered_version(
     and store that as the `bernomor` version; returns its SHA-256. A PDF that cannot take it is refused."""
     assert letter.nomor is not None and letter.letter_date is not None
     data = source if source is not None else await asyncio.to_thread(uow.files.get, letter.current_version)
+    if await asyncio.to_thread(stamping.has_signatures, data):
+        # Already signed by someone (e.g. a co-signed concept): rewriting it would break that signature, so the
+        # number stays in the register and the audit log only; Kepala Dinas' signature is added incrementally.
+        return hashlib.sha256(data).hexdigest() if source is not None else letter.current_version
     values = {"nomor": letter.nomor, "tanggal": indonesian_date(letter.letter_date)}
     try:
         stamped = await asyncio.to_thread(stamping.fill, data, values, fallback=office.number_boxes)

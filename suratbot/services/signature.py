@@ -72,9 +72,12 @@ async def sign_letter(
     stamp = StampText(nama, jabatan, nip, office.verify_url(letter_id), when=local_time(office.sop, now))
     source = await asyncio.to_thread(office.files.get, version)
     try:
-        source, box, page = await asyncio.to_thread(_place_stamp, source)
-        footer = [line.format(url=office.verify_url(letter_id)) for line in office.footer]
-        source = await asyncio.to_thread(stamping.add_footer, source, footer)  # on the page before signing
+        if await asyncio.to_thread(stamping.has_signatures, source):
+            box, page = A4_STAMP_BOX, -1  # earlier signatures must stay valid: add ours incrementally, touch nothing
+        else:
+            source, box, page = await asyncio.to_thread(_place_stamp, source)
+            footer = [line.format(url=office.verify_url(letter_id)) for line in office.footer]
+            source = await asyncio.to_thread(stamping.add_footer, source, footer)  # on the page before signing
         signed = await sign_pdf(source, signer, stamp, location=office.sop.office, box=box, page=page)
     except (SigningError, stamping.StampingError) as exc:
         raise Refusal(exc.code, exc.message) from None

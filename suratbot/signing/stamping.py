@@ -53,6 +53,8 @@ class Glyph:
     y: float
     size: float  # effective font size in user space
     width: float  # advance in text space thousandths (unscaled by size)
+    tfs: float = 0.0  # the font size set by Tf (TJ gaps are in thousandths of it)
+    spacing: float = 0.0  # character (and word) spacing added after this glyph, in unscaled text space
 
 
 @dataclass
@@ -223,64 +225,91 @@ def _glyphs(page: pikepdf.Page, ops: list[pikepdf.ContentStreamInstruction]) -> 
     for index, instr in enumerate(ops):
         op = str(instr.operator)
         args = list(instr.operands)
-        if op == "q":
-            stack.append(ctm)
-        elif op == "Q" and stack:
-            ctm = stack.pop()
-        elif op == "cm":
-            ctm = _mul(tuple(float(a) for a in args), ctm)
-        elif op == "BT":
-            tm = tlm = IDENTITY
-        elif op == "Tf":
-            name = str(args[0])
-            if name not in cache and name in fonts_dict:
-                cache[name] = _Font(fonts_dict[name])
-            font, size = cache.get(name), float(args[1])
-        elif op == "Tc":
-            char_space = float(args[0])
-        elif op == "Tw":
-            word_space = float(args[0])
-        elif op == "Tz":
-            scale = float(args[0]) / 100
-        elif op == "TL":
-            leading = float(args[0])
-        elif op == "Ts":
-            rise = float(args[0])
-        elif op in ("Td", "TD"):
-            if op == "TD":
-                leading = -float(args[1])
-            tlm = _mul((1, 0, 0, 1, float(args[0]), float(args[1])), tlm)
-            tm = tlm
-        elif op == "Tm":
-            tlm = tm = tuple(float(a) for a in args)
-        elif op == "T*":
+        try:
+            if op == "q":  # the text state (font, spacing, scaling, leading, rise) is part of the saved state
+                stack.append((ctm, font, size, char_space, word_space, scale, leading, rise))
+                continue
+            if op == "Q":
+                if stack:
+                    ctm, font, size, char_space, word_space, scale, leading, rise = stack.pop()
+                continue
+            tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise = _step(
+                op, args, index, glyphs, cache, fonts_dict,
+                (tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise),
+            )  # fmt: skip
+        except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError, pikepdf.PdfError):
+            continue  # a malformed operator draws nothing we could find a placeholder in
+    return glyphs
+
+
+_State = tuple  # (tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise)
+
+
+def _step(
+    op: str,
+    args: list,  # type: ignore[type-arg]
+    index: int,
+    glyphs: list[Glyph],
+    cache: dict[str, _Font],
+    fonts_dict: pikepdf.Dictionary,
+    state: _State,
+) -> _State:
+    """One content operator applied to the text state (appending the glyphs a text-showing operator shows)."""
+    tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise = state
+    if op == "cm":
+        ctm = _mul(tuple(float(a) for a in args), ctm)
+    elif op == "BT":
+        tm = tlm = IDENTITY
+    elif op == "Tf":
+        name = str(args[0])
+        if name not in cache and name in fonts_dict:
+            cache[name] = _Font(fonts_dict[name])
+        font, size = cache.get(name), float(args[1])
+    elif op == "Tc":
+        char_space = float(args[0])
+    elif op == "Tw":
+        word_space = float(args[0])
+    elif op == "Tz":
+        scale = float(args[0]) / 100
+    elif op == "TL":
+        leading = float(args[0])
+    elif op == "Ts":
+        rise = float(args[0])
+    elif op in ("Td", "TD"):
+        if op == "TD":
+            leading = -float(args[1])
+        tlm = _mul((1, 0, 0, 1, float(args[0]), float(args[1])), tlm)
+        tm = tlm
+    elif op == "Tm":
+        tlm = tm = tuple(float(a) for a in args)
+    elif op == "T*":
+        tlm = _mul((1, 0, 0, 1, 0, -leading), tlm)
+        tm = tlm
+    elif op in ("Tj", "TJ", "'", '"'):
+        if op in ("'", '"'):
+            if op == '"':
+                word_space, char_space = float(args[0]), float(args[1])
             tlm = _mul((1, 0, 0, 1, 0, -leading), tlm)
             tm = tlm
-        elif op in ("Tj", "TJ", "'", '"'):
-            if op in ("'", '"'):
-                if op == '"':
-                    word_space, char_space = float(args[0]), float(args[1])
-                tlm = _mul((1, 0, 0, 1, 0, -leading), tlm)
-                tm = tlm
-            items = list(args[-1]) if op == "TJ" else [args[-1]]
-            for item_index, item in enumerate(items):
-                if not isinstance(item, pikepdf.String):
-                    tm = _mul((1, 0, 0, 1, -float(item) / 1000 * size * scale, 0), tm)
-                    continue
-                if font is None:
-                    continue
-                data = bytes(item)
-                for code, offset, length in font.codes(data):
-                    trm = _mul((size * scale, 0, 0, size, 0, rise), _mul(tm, ctm))
-                    char = font.char(code)
-                    width = font.width(code)
-                    glyphs.append(
-                        Glyph(index, item_index, offset, length, char, trm[4], trm[5], abs(trm[3]) or size, width)
-                    )
-                    spacing = char_space + (word_space if length == 1 and code == 32 else 0)
-                    tx = (width / 1000 * size + spacing) * scale
-                    tm = _mul((1, 0, 0, 1, tx, 0), tm)
-    return glyphs
+        items = list(args[-1]) if op == "TJ" else [args[-1]]
+        for item_index, item in enumerate(items):
+            if not isinstance(item, pikepdf.String):
+                tm = _mul((1, 0, 0, 1, -float(item) / 1000 * size * scale, 0), tm)
+                continue
+            if font is None:
+                continue
+            data = bytes(item)
+            for code, offset, length in font.codes(data):
+                trm = _mul((size * scale, 0, 0, size, 0, rise), _mul(tm, ctm))
+                char = font.char(code)
+                width = font.width(code)
+                glyphs.append(
+                    Glyph(index, item_index, offset, length, char, trm[4], trm[5], abs(trm[3]) or size, width)
+                )
+                spacing = char_space + (word_space if length == 1 and code == 32 else 0)
+                tx = (width / 1000 * size + spacing) * scale
+                tm = _mul((1, 0, 0, 1, tx, 0), tm)
+    return (tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise)
 
 
 def find_placeholders(pdf: bytes) -> list[Found]:
@@ -293,14 +322,27 @@ def find_placeholders(pdf: bytes) -> list[Found]:
 
 
 def _find_on_page(page_index: int, glyphs: list[Glyph]) -> list[Found]:
-    text = "".join(g.char for g in glyphs)
+    # A glyph may stand for several characters (a "fi" ligature) or none: keep which glyph each one came from.
+    chars: list[str] = []
+    owner: list[int] = []
+    for number, glyph in enumerate(glyphs):
+        for char in glyph.char:
+            chars.append(char)
+            owner.append(number)
+    text = "".join(chars)
     found = []
     for key, tokens in PLACEHOLDERS.items():
         for token in tokens:
             for match in re.finditer(re.escape(token), text):
-                part = glyphs[match.start() : match.end()]
+                part = [glyphs[n] for n in sorted(set(owner[match.start() : match.end()]))]
                 found.append(Found(key, page_index, part[0].x, part[0].y, part[0].size, part))
     return found
+
+
+def _helvetica_width(text: str) -> float:
+    """The advance of `text` in Helvetica, in thousandths of the font size."""
+    metrics = FONT_METRICS["Helvetica"][1]
+    return float(sum(metrics.get(char, 556) for char in text))
 
 
 # --- writing the values ---------------------------------------------------------------------------------------
@@ -326,45 +368,74 @@ def fill(pdf: bytes, values: dict[str, str], *, fallback: dict[str, FallbackBox]
     with doc:
         if doc.is_encrypted:
             raise StampingError("pdf_terkunci", "PDF ini terenkripsi, jadi nomor tidak bisa dituliskan.")
-        placed: set[str] = set()
-        for page_index, page in enumerate(doc.pages):
-            ops = list(pikepdf.parse_content_stream(page))
-            hits = [f for f in _find_on_page(page_index, _glyphs(page, ops)) if f.key in values]
-            if not hits:
-                continue
-            _remove_glyphs(ops, [g for f in hits for g in f.glyphs])
-            for f in hits:
-                ops.extend(_text_ops(values[f.key], f.x, f.y, f.size))
-                placed.add(f.key)
-            _write_page(doc, page, ops)
-        missing = [key for key in values if key not in placed and key in fallback]
-        if missing:
-            page = doc.pages[0]
-            ops = list(pikepdf.parse_content_stream(page))
-            for key in missing:
-                box = fallback[key]
-                ops.extend(_text_ops(values[key], box.x, box.y, box.size))
-            _write_page(doc, page, ops)
-        out = io.BytesIO()
-        doc.save(out)
-        return out.getvalue()
+        try:
+            return _fill(doc, values, fallback)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, pikepdf.PdfError) as exc:
+            raise StampingError("pdf_rusak", "Susunan PDF ini tidak biasa, jadi nomor tidak bisa dituliskan.") from exc
 
 
-def _text_ops(value: str, x: float, y: float, size: float) -> list[pikepdf.ContentStreamInstruction]:
+def _fill(doc: pikepdf.Pdf, values: dict[str, str], fallback: dict[str, FallbackBox]) -> bytes:
+    placed: set[str] = set()
+    for page_index, page in enumerate(doc.pages):
+        ops = list(pikepdf.parse_content_stream(page))
+        hits = [f for f in _find_on_page(page_index, _glyphs(page, ops)) if f.key in values]
+        if not hits:
+            continue
+        # The value takes the placeholder's place in the line: what follows moves by the difference.
+        gaps = {id(f.glyphs[0]): _helvetica_width(values[f.key]) for f in hits}
+        _remove_glyphs(ops, [g for f in hits for g in f.glyphs], gaps)
+        ops = _isolated(ops)
+        for f in hits:
+            ops.extend(_text_ops(values[f.key], f.x, f.y, f.size))
+            placed.add(f.key)
+        _write_page(doc, page, ops)
+    missing = [key for key in values if key not in placed and key in fallback]
+    if missing:
+        page = doc.pages[0]
+        ops = _isolated(list(pikepdf.parse_content_stream(page)))
+        for key in missing:
+            box = fallback[key]
+            ops.extend(_text_ops(values[key], box.x, box.y, box.size))
+        _write_page(doc, page, ops)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def _isolated(ops: list[pikepdf.ContentStreamInstruction]) -> list[pikepdf.ContentStreamInstruction]:
+    """The page's own content inside q ... Q, so whatever state it leaves behind (a flipped or scaled CTM,
+    invisible text mode) does not reach what we add after it."""
     return [
         pikepdf.ContentStreamInstruction([], pikepdf.Operator("q")),
-        pikepdf.ContentStreamInstruction([], pikepdf.Operator("BT")),
-        pikepdf.ContentStreamInstruction([0, 0, 0], pikepdf.Operator("rg")),
-        pikepdf.ContentStreamInstruction([STAMP_FONT, size], pikepdf.Operator("Tf")),
-        pikepdf.ContentStreamInstruction([1, 0, 0, 1, x, y], pikepdf.Operator("Tm")),
-        pikepdf.ContentStreamInstruction([pikepdf.String(_encode(value))], pikepdf.Operator("Tj")),
-        pikepdf.ContentStreamInstruction([], pikepdf.Operator("ET")),
+        *ops,
         pikepdf.ContentStreamInstruction([], pikepdf.Operator("Q")),
     ]
 
 
-def _remove_glyphs(ops: list[pikepdf.ContentStreamInstruction], glyphs: list[Glyph]) -> None:
-    """Take the placeholder glyphs out of their strings; a TJ gap of their width keeps the line in place."""
+def _text_ops(value: str, x: float, y: float, size: float) -> list[pikepdf.ContentStreamInstruction]:
+    def op(name: str, *operands: object) -> pikepdf.ContentStreamInstruction:
+        return pikepdf.ContentStreamInstruction(list(operands), pikepdf.Operator(name))
+
+    return [
+        op("q"),
+        op("BT"),
+        op("rg", 0, 0, 0),
+        op("Tr", 0),  # plain filled text, with no spacing or scaling left over from the page
+        op("Tc", 0),
+        op("Tw", 0),
+        op("Tz", 100),
+        op("Ts", 0),
+        op("Tf", STAMP_FONT, size),
+        op("Tm", 1, 0, 0, 1, x, y),
+        op("Tj", pikepdf.String(_encode(value))),
+        op("ET"),
+        op("Q"),
+    ]
+
+
+def _remove_glyphs(ops: list[pikepdf.ContentStreamInstruction], glyphs: list[Glyph], gaps: dict[int, float]) -> None:
+    """Take the placeholder glyphs out of their strings. In place of a placeholder's first glyph goes a TJ gap
+    as wide as the value written there (`gaps`, by glyph id), so the rest of the line makes room for it."""
     by_op: dict[int, list[Glyph]] = {}
     for g in glyphs:
         by_op.setdefault(g.op, []).append(g)
@@ -388,7 +459,8 @@ def _remove_glyphs(ops: list[pikepdf.ContentStreamInstruction], glyphs: list[Gly
             for g in gone:
                 if g.start > cursor:
                     new_items.append(pikepdf.String(data[cursor : g.start]))
-                new_items.append(-g.width)  # move right by the glyph's advance: what follows stays put
+                if id(g) in gaps:
+                    new_items.append(-gaps[id(g)])  # move right by the value's width
                 cursor = g.start + g.length
             if cursor < len(data):
                 new_items.append(pikepdf.String(data[cursor:]))
@@ -436,10 +508,27 @@ def add_footer(pdf: bytes, lines: list[str], *, size: float = 7.0, x: float = 40
     """Every page gets `lines` of small text at its foot (the electronic-signature notice), as real text."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         for page in doc.pages:
-            ops = list(pikepdf.parse_content_stream(page))
+            ops = _isolated(list(pikepdf.parse_content_stream(page)))
             for i, line in enumerate(lines):
                 ops.extend(_text_ops(line, x, y + (len(lines) - 1 - i) * (size + 2), size))
             _write_page(doc, page, ops)
         out = io.BytesIO()
         doc.save(out)
         return out.getvalue()
+
+
+def has_signatures(pdf: bytes) -> bool:
+    """Whether the PDF already carries a signature field with a value: rewriting it would break that signature."""
+    try:
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            form = doc.Root.get("/AcroForm")
+            fields = list(form.get("/Fields", [])) if form is not None else []
+            stack = fields
+            while stack:
+                field = stack.pop()
+                if field.get("/FT") == "/Sig" and "/V" in field:
+                    return True
+                stack.extend(field.get("/Kids", []))
+    except pikepdf.PdfError:
+        return False
+    return False

@@ -278,3 +278,12 @@ async def test_a_concept_signed_elsewhere_keeps_that_signature_through_numbering
 
     result = await verify_pdf(data, [other.cert, *trust_roots(office)])
     assert result.ok and [s.signer for s in result.signatures] == ["Mitra", "Dr. H. Asep Suryana"]
+
+
+async def test_the_english_report_is_english(office: Office) -> None:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    _, signed = await sign_and_record(office)
+    english = describe(office, await verify_letter(office, signed), "en")
+    assert english[0].startswith("VALID") and "Signer: Dr. H. Asep Suryana" in english[1]
+    assert "WIB" in english[1] and "Kamis" not in english[1] and "November" not in english[1]
+    assert describe(office, await verify_letter(office, b"hello"), "en")[1] == "This file is not an intact PDF."

@@ -68,6 +68,8 @@ _TEXT = {
         "unknown": "Sidik berkas (SHA-256) tidak cocok dengan surat mana pun dari kantor ini",
         "cancelled": "DIBATALKAN: surat ini dibatalkan kantor ini setelah ditandatangani; tidak berlaku.",
         "superseded": "Ada versi yang lebih baru dari surat ini; berkas ini bukan versi yang berlaku.",
+        "bukan_pdf": "Berkas ini bukan PDF yang utuh.",
+        "tanpa_tanda_tangan": "PDF ini tidak memiliki tanda tangan elektronik.",
     },
     "en": {
         "ok": "VALID: this is a letter signed by this office, unmodified since it was signed.",
@@ -84,6 +86,8 @@ _TEXT = {
         "unknown": "File hash (SHA-256) matches no letter of this office",
         "cancelled": "CANCELLED: this office cancelled the letter after it was signed; it is void.",
         "superseded": "A newer version of this letter exists; this file is not the one in force.",
+        "bukan_pdf": "This file is not an intact PDF.",
+        "tanpa_tanda_tangan": "This PDF carries no electronic signature.",
     },
 }
 
@@ -92,15 +96,18 @@ def describe(office: Office, result: LetterVerification, lang: str = "id") -> li
     """The verification as lines of text, in Indonesian (`id`) or English (`en`)."""
     t = _TEXT[lang]
     lines = [t["ok"] if result.ok else t["bad"]]
-    if result.verification.problem:
-        lines.append(result.verification.problem)
+    if result.verification.problem_code:
+        lines.append(t[result.verification.problem_code])
     for sig in result.verification.signatures:
         state = [t["intact"] if sig.intact and sig.whole_file else t["changed"]]
         if not sig.valid:
             state.append(t["invalid"])
         if not sig.trusted:
             state.append(t["untrusted"])
-        when = local_time(office.sop, sig.signed_at) if sig.signed_at else "-"
+        when = "-"
+        if sig.signed_at:
+            local = sig.signed_at.astimezone(office.sop.calendar.timezone)
+            when = local_time(office.sop, sig.signed_at) if lang == "id" else f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
         lines.append(
             f"{t['signer']}: {sig.signer} ({t['issuer']}: {sig.issuer}; {t['time']}: {when}) — {', '.join(state)}"
         )

@@ -41,6 +41,7 @@ class SignatureCheck:
 class Verification:
     signatures: tuple[SignatureCheck, ...]
     problem: str | None = None  # why the file could not be checked at all (Indonesian)
+    problem_code: str | None = None  # the same, as a key: "bukan_pdf", "tanpa_tanda_tangan"
 
     @property
     def ok(self) -> bool:
@@ -56,10 +57,12 @@ async def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Verific
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         embedded = reader.embedded_signatures
-    except (PdfError, ValueError, KeyError) as exc:
-        return Verification((), problem=f"Berkas ini bukan PDF yang utuh ({type(exc).__name__}).")
+    except (PdfError, ValueError, KeyError):
+        return Verification((), problem="Berkas ini bukan PDF yang utuh.", problem_code="bukan_pdf")
     if not embedded:
-        return Verification((), problem="PDF ini tidak memiliki tanda tangan elektronik.")
+        return Verification(
+            (), problem="PDF ini tidak memiliki tanda tangan elektronik.", problem_code="tanpa_tanda_tangan"
+        )
     roots = [trust_root(c) for c in trust_roots]
     checks = []
     last = len(embedded) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from sqlalchemy import select
 
@@ -75,26 +76,18 @@ async def letter_at(office: Office, p: People, state: str, meta: LetterMeta = ME
     return letter
 
 
-async def audit_of(office: Office, letter_id: str) -> list[AuditEvent]:
+async def _rows_of(office: Office, model: type[AuditEvent] | type[OutboxMessage], letter_id: str) -> list[Any]:
     async with office.uow() as uow:
-        return list(
-            (
-                await uow.session.scalars(
-                    select(AuditEvent).where(AuditEvent.letter_id == letter_id).order_by(AuditEvent.id)
-                )
-            ).all()
-        )
+        query = select(model).where(model.letter_id == letter_id).order_by(model.id)
+        return list((await uow.session.scalars(query)).all())
+
+
+async def audit_of(office: Office, letter_id: str) -> list[AuditEvent]:
+    return await _rows_of(office, AuditEvent, letter_id)
 
 
 async def outbox_of(office: Office, letter_id: str) -> list[OutboxMessage]:
-    async with office.uow() as uow:
-        return list(
-            (
-                await uow.session.scalars(
-                    select(OutboxMessage).where(OutboxMessage.letter_id == letter_id).order_by(OutboxMessage.id)
-                )
-            ).all()
-        )
+    return await _rows_of(office, OutboxMessage, letter_id)
 
 
 async def reload(office: Office, letter_id: str) -> Letter:

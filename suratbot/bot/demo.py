@@ -68,7 +68,7 @@ DEMO_PASSPHRASE = "demo-tte-sumedang"  # the demo's own throwaway keys: printed 
 
 
 class DemoFolderError(Exception):
-    pass
+    """The --out folder holds something other than an earlier demo's output; it is left alone."""
 
 
 def prepare_out_dir(out_dir: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
@@ -807,8 +807,3 @@ async def cancel(
                 notices.insert(0, plain_notice(clerk, "dibatalkan", register))  # first: the one kept per person
         _queue(uow, letter, notices, actor=actor, now=now)
         return letter
-
-
-async def count_letters(office: Office) -> int:
-    async with office.uow() as uow:
-        return int(await uow.session.scalar(select(func.count()).select_from(Letter)) or 0)

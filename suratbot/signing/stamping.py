@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pikepdf
 from pdfminer.fontmetrics import FONT_METRICS
@@ -53,8 +54,6 @@ class Glyph:
     y: float
     size: float  # effective font size in user space
     width: float  # advance in text space thousandths (unscaled by size)
-    tfs: float = 0.0  # the font size set by Tf (TJ gaps are in thousandths of it)
-    spacing: float = 0.0  # character (and word) spacing added after this glyph, in unscaled text space
 
 
 @dataclass
@@ -242,12 +241,12 @@ def _glyphs(page: pikepdf.Page, ops: list[pikepdf.ContentStreamInstruction]) -> 
     return glyphs
 
 
-_State = tuple  # (tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise)
+_State = tuple[Any, ...]  # (tm, tlm, ctm, font, size, char_space, word_space, scale, leading, rise)
 
 
 def _step(
     op: str,
-    args: list,  # type: ignore[type-arg]
+    args: list[Any],
     index: int,
     glyphs: list[Glyph],
     cache: dict[str, _Font],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 class FileStoreError(Exception):
-    pass
+    """A digest that is not SHA-256, or bytes missing or damaged on disk."""
 
 
 class FileStore:

@@ -99,11 +99,17 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(str(exc), file=sys.stderr)
             return EXIT_FAIL
         return EXIT_OK
+    try:
+        options = settings.office_options()
+    except ValueError as exc:
+        print(f"Pengaturan tanda tangan tidak lengkap: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     office = Office.open(
         settings.load_sop(),
         settings.database_url.get_secret_value(),
         settings.data_dir,
         public_url=settings.public_url,
+        **options,
     )
     try:
         if args.command == "db":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
@@ -35,6 +36,21 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
 
+    # Signing: where the signers' keys are. pkcs12: DATA_DIR/keys/signers/<NIP>.p12; pkcs11: a token (keys and
+    # certificates labelled with the NIP); remote: a BSrE-style signing service (signers known by their NIK).
+    signing_backend: Literal["pkcs12", "pkcs11", "remote"] = "pkcs12"
+    pkcs11_module: str | None = None
+    pkcs11_token_label: str | None = None
+    bsre_url: str | None = None
+    bsre_client_id: str | None = None
+    bsre_client_secret: SecretStr | None = None
+    tsa_url: str | None = None  # a timestamp authority: PAdES B-T
+    signature_level: Literal["B-B", "B-T", "B-LT"] | None = None  # B-LT also embeds revocation info
+    fetch_revocation: bool = True
+    paraf_on_outgoing: bool = False
+    # The notice at the foot of signed pages, lines separated by "|"; {url} is the letter's verification page.
+    signature_footer: str | None = None
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
@@ -44,6 +60,35 @@ class Settings(BaseSettings):
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"unknown time zone {value!r}") from exc
         return value or None
+
+    def office_options(self) -> dict[str, Any]:
+        """The Office fields these settings decide (signing set-up, footer); ValueError names what is missing."""
+        from suratbot.services.office import SigningSetup
+        from suratbot.signing.pkcs11 import TokenConfig
+        from suratbot.signing.remote import RemoteSigningConfig
+
+        token = remote = None
+        if self.pkcs11_module and self.pkcs11_token_label:
+            token = TokenConfig(self.pkcs11_module, self.pkcs11_token_label)
+        if self.bsre_url and self.bsre_client_id and self.bsre_client_secret:
+            remote = RemoteSigningConfig(self.bsre_url, self.bsre_client_id, self.bsre_client_secret.get_secret_value())
+        level = self.signature_level or ("B-T" if self.tsa_url else "B-B")
+        if level != "B-B" and not self.tsa_url:
+            raise ValueError(f"SIGNATURE_LEVEL={level} needs TSA_URL (a timestamp authority)")
+        options: dict[str, Any] = {
+            "signing": SigningSetup(
+                backend=self.signing_backend,
+                token=token,
+                remote=remote,
+                tsa_url=self.tsa_url if level != "B-B" else None,
+                long_term=level == "B-LT",
+                fetch_revocation=self.fetch_revocation,
+                paraf_on_outgoing=self.paraf_on_outgoing,
+            )
+        }
+        if self.signature_footer:
+            options["footer"] = tuple(line.strip() for line in self.signature_footer.split("|") if line.strip())
+        return options
 
     def load_sop(self) -> Sop:
         sop = load_sop(self.sop_file)

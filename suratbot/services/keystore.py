@@ -53,6 +53,18 @@ def trust_roots(office: Office) -> list[x509.Certificate]:
     return roots
 
 
+def local_crls(office: Office) -> list[x509.CertificateRevocationList]:
+    """Revocation lists kept in DATA_DIR/keys/crl (`*.crl`, DER or PEM): for PAdES B-LT without fetching."""
+    lists: list[x509.CertificateRevocationList] = []
+    for path in sorted((keys_dir(office) / "crl").glob("*.crl")):
+        data = path.read_bytes()
+        if data.lstrip().startswith(b"-----"):
+            lists.append(x509.load_pem_x509_crl(data))
+        else:
+            lists.append(x509.load_der_x509_crl(data))
+    return lists
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write a secret file readable by its owner only (a new file, renamed into place: no old permissions)."""
     path.parent.mkdir(parents=True, exist_ok=True)

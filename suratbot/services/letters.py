@@ -680,6 +680,7 @@ async def record_signature(
     actor_id: int,
     signed: Upload,
     *,
+    archive: Upload | None = None,
     details: dict[str, Any] | None = None,
     signed_from: str | None = None,
     expected_state: str | None = None,
@@ -688,10 +689,12 @@ async def record_signature(
     """Kepala Dinas has signed: the signed file becomes the letter, and the clerk is told to send it.
 
     `signed_from` is the SHA-256 of the version that was signed: if the letter has another version by now
-    (returned and revised while the signature was being made), nothing is recorded.
+    (returned and revised while the signature was being made), nothing is recorded. `archive` is the office's
+    own signed copy with the paraf block, kept beside the letter (never sent).
     """
     now = _now(office, now)
     digest = await _save(office, signed)
+    archive_digest = await _save(office, archive)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
@@ -710,6 +713,9 @@ async def record_signature(
             )
         assert digest is not None
         version = _version_row(uow, letter.id, signed, digest, "ditandatangani", actor, now)
+        if archive is not None and archive_digest is not None:
+            _version_row(uow, letter.id, archive, archive_digest, "arsip", actor, now)
+            details = {**(details or {}), "arsip": archive_digest}
         step = await _transition(
             uow,
             office,

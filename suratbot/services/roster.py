@@ -29,6 +29,8 @@ from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop
 
 COLUMNS = ("nip", "nama", "jabatan", "unit", "peran", "telepon")
+OPTIONAL_COLUMNS = ("nik",)  # the NIK a remote signing service (BSrE) knows a signer by
+_NIK_RE = re.compile(r"[0-9]{16}")
 _NIP_RE = re.compile(r"[0-9]{8,20}")
 _PHONE_RE = re.compile(r"\+?[0-9]{6,16}")
 MAX_TEXT = 200  # the width of nama, jabatan and unit in the database
@@ -43,6 +45,7 @@ class RosterRow:
     unit: str
     roles: frozenset[str]
     telepon: str  # E.164
+    nik: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise RosterError([RosterProblem(1, f"kolom hilang: {', '.join(missing)} (judul harus: {','.join(COLUMNS)})")])
-    index = {name: header.index(name) for name in COLUMNS}
+    index = {name: header.index(name) for name in (*COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     rows: list[RosterRow] = []
     first_line_of_nip: dict[str, int] = {}
     first_line_of_phone: dict[str, int] = {}
@@ -157,6 +160,9 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
         unknown = sorted(roles - set(sop.roles))
         if unknown:
             row_problems.append(f"peran tidak dikenal: {', '.join(unknown)} (yang dikenal: {', '.join(sop.roles)})")
+        nik = re.sub(r"\s", "", value.get("nik", "")) or None
+        if nik is not None and not _NIK_RE.fullmatch(nik):
+            row_problems.append(f"NIK \u201c{value['nik']}\u201d tidak valid (16 angka)")
         phone = normalise_phone(value["telepon"])
         if phone is None:
             row_problems.append(f"nomor telepon \u201c{value['telepon']}\u201d tidak valid")
@@ -172,7 +178,7 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
             problems.extend(RosterProblem(line, p) for p in row_problems)
             continue
         assert phone is not None
-        rows.append(RosterRow(line, nip, value["nama"], value["jabatan"], value["unit"], roles, phone))
+        rows.append(RosterRow(line, nip, value["nama"], value["jabatan"], value["unit"], roles, phone, nik))
     if not rows and not problems:
         problems.append(RosterProblem(0, "berkas tidak berisi satu pegawai pun"))
     if not problems:
@@ -277,6 +283,7 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
                     jabatan=row.jabatan,
                     unit_id=unit_id,
                     telepon=row.telepon,
+                    nik=row.nik,
                     active=True,
                     created_at=now,
                     updated_at=now,
@@ -292,9 +299,11 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
                 or staff.unit_id != unit_id
                 or row.nip in moving
                 or staff.roles != row.roles
+                or staff.nik != row.nik
                 or not staff.active
             )
             staff.nama, staff.jabatan, staff.unit_id, staff.telepon = row.nama, row.jabatan, unit_id, row.telepon
+            staff.nik = row.nik
             staff.active = True
             if staff.roles != row.roles:
                 staff.role_rows = [StaffRole(role=r) for r in sorted(row.roles)]

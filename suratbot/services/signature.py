@@ -7,19 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+from pyhanko.sign import signers
+from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
+from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services import letters
-from suratbot.services.keystore import signer_key_path
+from suratbot.services.keystore import local_crls, signer_key_path, trust_roots
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
 from suratbot.services.uploads import Upload
 from suratbot.signing import stamping
-from suratbot.signing.pades import A4_STAMP_BOX, SigningError, StampText, sign_pdf, unlock_pkcs12
+from suratbot.signing.pades import SigningError, StampText, sign_pdf, unlock_pkcs12
+from suratbot.signing.pkcs11 import TokenSigner, open_signer
+from suratbot.signing.remote import RemoteSigner
+from suratbot.signing.verify import trust_root
 from suratbot.storage.models import AuditEvent, Letter, Staff
 from suratbot.workflow.machine import Actor, Refusal, decide
 
@@ -42,69 +51,230 @@ async def sign_letter(
     """Sign the letter's current version with the actor's own key and move it on to dispatch.
 
     Refusal (in Indonesian) when the actor may not sign it now, is locked out after three wrong passphrases
-    in 15 minutes, has no key, or types a wrong passphrase (which is counted and recorded). The check, the
-    unlocking and the count happen under a lock on the signer's row, so guesses sent at once are counted one
-    by one; the signature itself is made after that, and recorded only if the letter did not change meanwhile.
+    in 15 minutes, has no key, or types a wrong passphrase (which is counted and recorded). With a key on this
+    machine (PKCS#12 file or PKCS#11 token) the check, the unlocking and the count happen under a lock on the
+    signer's row, so guesses sent at once are counted one by one; a remote service checks the passphrase
+    itself, one request per signer at a time. The signature is made outside the transaction and recorded only
+    if the letter did not change meanwhile.
+
+    Number, date, footer and QR link are on the page before anything is signed; the signed bytes are stored as
+    they come from the signer. The archival copy (the same letter with the paraf block) is signed too.
     """
     now = now or office.now()
-    refusal: Refusal | None = None
-    async with office.uow() as uow:
-        session = uow.session
-        actor = await letters.load_actor(session, actor_id)
-        await session.execute(select(Staff.id).where(Staff.id == actor.id).with_for_update())
-        letter = await session.get(Letter, letter_id)
-        if letter is None:
-            raise Refusal("surat_tidak_ada", "Surat tidak ditemukan.")
-        decide(office.sop, letters.facts_of(letter), Actor(actor.id, actor.roles), "tandatangani", now=now,
-               expected_state=expected_state)  # fmt: skip
-        await _check_lock(session, actor.id, now)
-        key_path = signer_key_path(office, actor.nip)
-        key_bytes = await asyncio.to_thread(_read_key, key_path)
+    setup = office.signing
+    lock = _REMOTE_LOCKS.setdefault(actor_id, asyncio.Lock()) if setup.backend == "remote" else _NO_LOCK
+    async with lock:
+        refusal: Refusal | None = None
+        key: _Key | None = None
+        async with office.uow() as uow:
+            session = uow.session
+            actor = await letters.load_actor(session, actor_id)
+            await session.execute(select(Staff.id).where(Staff.id == actor.id).with_for_update())
+            letter = await session.get(Letter, letter_id)
+            if letter is None:
+                raise Refusal("surat_tidak_ada", "Surat tidak ditemukan.")
+            decide(office.sop, letters.facts_of(letter), Actor(actor.id, actor.roles), "tandatangani", now=now,
+                   expected_state=expected_state)  # fmt: skip
+            await _check_lock(session, actor.id, now)
+            try:
+                key = await _unlock(office, actor, passphrase, now)
+            except SigningError as exc:
+                if exc.code != "kata_sandi_salah":
+                    raise Refusal(exc.code, exc.message) from None
+                refusal = Refusal(exc.code, await _count_wrong(session, letter_id, actor.id, now))
+            version, signer = letter.current_version, _Signer(actor.nip, actor.nama, actor.jabatan, actor.nik)
+            paraf = await paraf_of(session, letter_id)
+        if refusal is not None:  # raised after the commit, so the wrong attempt stays recorded
+            raise refusal
+        assert key is not None
         try:
-            signer = await asyncio.to_thread(unlock_pkcs12, key_bytes, passphrase, now=now)
+            outgoing, archive = await _sign_both(office, key, letter_id, version, signer, paraf, passphrase, now)
         except SigningError as exc:
-            if exc.code != "kata_sandi_salah":
-                raise Refusal(exc.code, exc.message) from None
-            refusal = Refusal(exc.code, await _count_wrong(session, letter_id, actor.id, now))
-        version, nip, nama, jabatan = letter.current_version, actor.nip, actor.nama, actor.jabatan
-    if refusal is not None:  # raised after the commit, so the wrong attempt stays recorded
-        raise refusal
-    stamp = StampText(nama, jabatan, nip, office.verify_url(letter_id), when=local_time(office.sop, now))
-    source = await asyncio.to_thread(office.files.get, version)
-    try:
-        if await asyncio.to_thread(stamping.has_signatures, source):
-            box, page = A4_STAMP_BOX, -1  # earlier signatures must stay valid: add ours incrementally, touch nothing
-        else:
-            source, box, page = await asyncio.to_thread(_place_stamp, source)
-            footer = [line.format(url=office.verify_url(letter_id)) for line in office.footer]
-            source = await asyncio.to_thread(stamping.add_footer, source, footer)  # on the page before signing
-        signed = await sign_pdf(source, signer, stamp, location=office.sop.office, box=box, page=page)
-    except (SigningError, stamping.StampingError) as exc:
-        raise Refusal(exc.code, exc.message) from None
+            if exc.code == "kata_sandi_salah":  # a remote service said so: count it like a local one
+                async with office.uow() as uow:
+                    message = await _count_wrong(uow.session, letter_id, actor_id, now)
+                raise Refusal(exc.code, message) from None
+            raise Refusal(exc.code, exc.message) from None
+        except stamping.StampingError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        finally:
+            key.close()
     return await letters.record_signature(
         office,
         letter_id,
         actor_id,
-        Upload(signed, "surat-ditandatangani.pdf"),
-        details={"tte": "pkcs12", "versi_asal": version},
+        Upload(outgoing, "surat-ditandatangani.pdf"),
+        archive=Upload(archive, "surat-arsip-paraf.pdf") if archive is not None else None,
+        details={"tte": setup.backend, "level": setup.level, "versi_asal": version},
         signed_from=version,
         expected_state="tanda_tangan" if expected_state is None else expected_state,
         now=now,
     )
 
 
-def _place_stamp(pdf: bytes) -> tuple[bytes, tuple[float, float, float, float], int]:
-    """Where the visible signature goes: at `${ttd}` (which is taken out of the text first, before anything is
-    signed), else bottom right of the last page."""
-    spots = [f for f in stamping.find_placeholders(pdf) if f.key == "ttd"]
-    if not spots:
-        return pdf, A4_STAMP_BOX, -1
-    spot = spots[0]
-    width, height = A4_STAMP_BOX[2] - A4_STAMP_BOX[0], A4_STAMP_BOX[3] - A4_STAMP_BOX[1]
-    x0 = max(10.0, min(spot.x, 585.0 - width))
-    top = spot.y + spot.size
-    y0 = max(10.0, top - height)
-    return stamping.fill(pdf, {"ttd": ""}), (x0, y0, x0 + width, y0 + height), spot.page
+@dataclass(frozen=True)
+class _Signer:
+    nip: str
+    nama: str
+    jabatan: str
+    nik: str | None
+
+
+@dataclass(frozen=True)
+class Paraf:
+    """A verifier's approval as the archival copy shows it."""
+
+    nama: str
+    jabatan: str
+    at: datetime
+
+
+async def paraf_of(session: AsyncSession, letter_id: str) -> list[Paraf]:
+    """The standing paraf of a letter: each verification step's latest approval, oldest first."""
+    events = (
+        await session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.letter_id == letter_id, AuditEvent.action == "setujui")
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    ).all()
+    latest: dict[str | None, Paraf] = {}
+    for event in events:
+        data = (event.details or {}).get("paraf")
+        if isinstance(data, dict):
+            latest[event.from_state] = Paraf(str(data.get("nama", "")), str(data.get("jabatan", "")), event.at)
+    return sorted(latest.values(), key=lambda p: p.at)
+
+
+class _Key:
+    """An unlocked signer: a pyHanko signer on this machine (from a file or a token), or none for the remote
+    service, which checks the passphrase itself."""
+
+    def __init__(self, local: signers.Signer | None = None, token: TokenSigner | None = None) -> None:
+        self.local: signers.Signer | None = token.signer if token is not None else local
+        self.token = token
+
+    def close(self) -> None:
+        if self.token is not None:
+            self.token.close()
+
+
+class _NoLock:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
+_REMOTE_LOCKS: dict[int, asyncio.Lock] = {}  # one remote signing per signer at a time, so guesses count one by one
+
+
+async def _unlock(office: Office, actor: Staff, passphrase: str, now: datetime) -> _Key:
+    setup = office.signing
+    if setup.backend == "pkcs12":
+        key_bytes = await asyncio.to_thread(_read_key, signer_key_path(office, actor.nip))
+        return _Key(local=await asyncio.to_thread(unlock_pkcs12, key_bytes, passphrase, now=now))
+    if setup.backend == "pkcs11":
+        assert setup.token is not None
+        return _Key(token=await asyncio.to_thread(open_signer, setup.token, actor.nip, passphrase, now=now))
+    if not actor.nik:
+        raise SigningError(
+            "nik_tidak_ada",
+            "NIK Anda belum tercatat di daftar pegawai, jadi layanan tanda tangan elektronik tidak bisa dipakai. "
+            "Hubungi admin.",
+        )
+    if not passphrase:
+        raise SigningError("kata_sandi_salah", "Kata sandi (passphrase) kosong.")
+    return _Key()
+
+
+async def _sign_both(
+    office: Office,
+    key: _Key,
+    letter_id: str,
+    version: str,
+    signer: _Signer,
+    paraf: list[Paraf],
+    passphrase: str,
+    now: datetime,
+) -> tuple[bytes, bytes | None]:
+    """The letter that goes out, signed, and the office's archival copy with the paraf block, signed (None when
+    the concept came signed already: nothing may be added to its pages)."""
+    setup = office.signing
+    source = await asyncio.to_thread(office.files.get, version)
+    url = office.verify_url(letter_id)
+    stamp = StampText(signer.nama, signer.jabatan, signer.nip, url, when=local_time(office.sop, now))
+    already_signed = await asyncio.to_thread(stamping.has_signatures, source)
+    if already_signed:  # earlier signatures must stay valid: add ours incrementally, change no page
+        placement = await asyncio.to_thread(stamping.corner_placement, source)
+    else:
+        source, placement = await asyncio.to_thread(stamping.place_stamp, source, name=signer.nama, nip=signer.nip)
+        footer = [line.format(url=url) for line in office.footer]
+        source = await asyncio.to_thread(stamping.add_footer, source, footer)
+    block = _paraf_lines(office, paraf)
+    with_paraf = None
+    if block and not already_signed:
+        with_paraf = await asyncio.to_thread(stamping.add_lines, source, block, page=-1)
+    outgoing_source = with_paraf if (with_paraf is not None and setup.paraf_on_outgoing) else source
+    archive_source = None if already_signed else (with_paraf or source)
+
+    if setup.backend == "remote":
+        assert setup.remote is not None
+        service = RemoteSigner(setup.remote)
+        lines = [stamp.issuer_line, signer.nama, signer.jabatan, f"NIP {signer.nip}", stamp.when or ""]
+
+        async def sign(pdf: bytes) -> bytes:
+            if not already_signed:  # the service signs over a mark that is already on the page
+                pdf = await asyncio.to_thread(stamping.draw_mark, pdf, placement, lines, url)
+            return await service.sign(
+                pdf, nik=signer.nik or "", passphrase=passphrase, page=placement.page, box=placement.box,
+                location=office.sop.office,
+            )  # fmt: skip
+
+    else:
+
+        async def sign(pdf: bytes) -> bytes:
+            return await _sign_locally(office, key, pdf, stamp, placement)
+
+    outgoing = await sign(outgoing_source)
+    if archive_source is None:
+        return outgoing, None
+    if archive_source is outgoing_source:
+        return outgoing, outgoing
+    return outgoing, await sign(archive_source)
+
+
+async def _sign_locally(
+    office: Office, key: _Key, pdf: bytes, stamp: StampText, placement: stamping.Placement
+) -> bytes:
+    """PAdES with a key on this machine: B-B, or B-T/B-LT with the office's timestamp authority."""
+    setup = office.signing
+    assert key.local is not None
+    where = {"location": office.sop.office, "box": placement.box, "page": placement.page}
+    if not setup.tsa_url:
+        return await sign_pdf(pdf, key.local, stamp, **where)
+    context = None
+    if setup.long_term:
+        context = ValidationContext(
+            trust_roots=[trust_root(c) for c in trust_roots(office)],
+            crls=[crl.public_bytes(serialization.Encoding.DER) for crl in local_crls(office)],
+            allow_fetching=setup.fetch_revocation,
+            revocation_mode="require",
+        )
+    async with aiohttp.ClientSession() as http:
+        timestamper = HTTPTimeStamper(setup.tsa_url, timeout=30, session=http)
+        return await sign_pdf(pdf, key.local, stamp, timestamper=timestamper, validation_context=context, **where)
+
+
+def _paraf_lines(office: Office, paraf: list[Paraf]) -> list[str]:
+    if not paraf:
+        return []
+    lines = ["Paraf koordinasi:"]
+    for n, p in enumerate(paraf, 1):
+        lines.append(f"{n}. {p.nama} \u2014 {p.jabatan} \u2014 {local_time(office.sop, p.at)}")
+    return lines
 
 
 def _read_key(path: Path) -> bytes:

@@ -22,6 +22,7 @@ class LetterVerification:
     nomor: str | None
     cancelled: bool = False  # that letter was cancelled after signing: the file is no letter of the office
     superseded: bool = False  # that letter has a newer version (e.g. signed again after a return)
+    archival: bool = False  # the office's archival copy (with the paraf block), not the letter that went out
 
     @property
     def ok(self) -> bool:
@@ -34,12 +35,29 @@ async def verify_letter(office: Office, pdf: bytes) -> LetterVerification:
     async with office.uow() as uow:
         row = (
             await uow.session.execute(
-                select(Letter.id, Letter.nomor, Letter.state, Letter.current_version)
+                select(
+                    Letter.id,
+                    Letter.nomor,
+                    Letter.state,
+                    Letter.current_version,
+                    FileVersion.kind,
+                    FileVersion.created_at,
+                )
                 .join(FileVersion, FileVersion.letter_id == Letter.id)
-                .where(FileVersion.sha256 == digest, FileVersion.kind == "ditandatangani")
+                .where(FileVersion.sha256 == digest, FileVersion.kind.in_(("ditandatangani", "arsip")))
+                .order_by(FileVersion.kind.desc())  # the letter that went out before an identical archive copy
                 .limit(1)
             )
         ).first()
+        in_force = row.current_version if row is not None else None
+        if row is not None and row.kind == "arsip":  # in force if the letter signed with it still is
+            in_force = await uow.session.scalar(
+                select(FileVersion.sha256).where(
+                    FileVersion.letter_id == row.id,
+                    FileVersion.kind == "ditandatangani",
+                    FileVersion.created_at == row.created_at,
+                )
+            )
     if row is None:
         return LetterVerification(verification, digest, None, None)
     return LetterVerification(
@@ -48,7 +66,8 @@ async def verify_letter(office: Office, pdf: bytes) -> LetterVerification:
         row.id,
         row.nomor,
         cancelled=row.state == "dibatalkan",
-        superseded=row.current_version != digest,
+        superseded=in_force != row.current_version if row.kind == "arsip" else row.current_version != digest,
+        archival=row.kind == "arsip",
     )
 
 
@@ -68,6 +87,7 @@ _TEXT = {
         "unknown": "Sidik berkas (SHA-256) tidak cocok dengan surat mana pun dari kantor ini",
         "cancelled": "DIBATALKAN: surat ini dibatalkan kantor ini setelah ditandatangani; tidak berlaku.",
         "superseded": "Ada versi yang lebih baru dari surat ini; berkas ini bukan versi yang berlaku.",
+        "archival": "Ini salinan arsip kantor (dengan paraf verifikator), bukan berkas yang dikirim ke tujuan.",
         "bukan_pdf": "Berkas ini bukan PDF yang utuh.",
         "tanpa_tanda_tangan": "PDF ini tidak memiliki tanda tangan elektronik.",
     },
@@ -86,6 +106,7 @@ _TEXT = {
         "unknown": "File hash (SHA-256) matches no letter of this office",
         "cancelled": "CANCELLED: this office cancelled the letter after it was signed; it is void.",
         "superseded": "A newer version of this letter exists; this file is not the one in force.",
+        "archival": "This is the office's archival copy (with the verifiers' paraf), not the file that was sent.",
         "bukan_pdf": "This file is not an intact PDF.",
         "tanpa_tanda_tangan": "This PDF carries no electronic signature.",
     },
@@ -117,5 +138,7 @@ def describe(office: Office, result: LetterVerification, lang: str = "id") -> li
         lines.append(t["cancelled"])
     elif result.superseded:
         lines.append(t["superseded"])
+    if result.archival:
+        lines.append(t["archival"])
     lines.append(f"{t['known'] if result.letter_id else t['unknown']}: {result.sha256}")
     return lines

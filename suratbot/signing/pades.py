@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -13,8 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.sign import fields, signers
+from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.stamp import QRStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import ValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 A4_STAMP_BOX = (330, 40, 565, 130)  # bottom right of an A4 page, in PDF points (x1, y1, x2, y2)
@@ -56,7 +60,7 @@ def unlock_pkcs12(p12: bytes, passphrase: str, *, now: datetime) -> signers.Simp
         raise SigningError("kata_sandi_salah", "Kata sandi (passphrase) salah. Surat belum ditandatangani.") from None
     if cert is None or key is None:
         raise SigningError("kunci_rusak", "Berkas kunci tanda tangan tidak berisi sertifikat. Hubungi admin.")
-    _check_validity(cert, now)
+    check_validity(cert, now)
     # Hand the already decrypted key to pyHanko (decrypting the PKCS#12 twice would double the key derivation).
     key_info = asn1_keys.PrivateKeyInfo.load(
         key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -69,7 +73,8 @@ def unlock_pkcs12(p12: bytes, passphrase: str, *, now: datetime) -> signers.Simp
     )
 
 
-def _check_validity(cert: x509.Certificate, now: datetime) -> None:
+def check_validity(cert: x509.Certificate, now: datetime) -> None:
+    """Refuse a certificate that is not yet valid or has expired at `now`."""
     if now < cert.not_valid_before_utc:
         raise SigningError(
             "sertifikat_belum_berlaku",
@@ -93,8 +98,16 @@ async def sign_pdf(
     location: str | None = None,
     box: tuple[float, float, float, float] = A4_STAMP_BOX,
     page: int = -1,
+    timestamper: timestamps.TimeStamper | None = None,
+    validation_context: ValidationContext | None = None,
 ) -> bytes:
-    """`pdf` signed (PAdES B-B) incrementally, so earlier signatures stay valid; the visible stamp goes in `box`."""
+    """`pdf` signed incrementally, so earlier signatures stay valid; the visible stamp goes in `box`.
+
+    PAdES B-B by default; B-T with a `timestamper` (a time-stamp token from a TSA on the signature); B-LT when a
+    `validation_context` is given as well: the certificate chain and its revocation information (CRL/OCSP, from
+    the context or fetched if it allows) go into the document security store, so the letter can be checked
+    years later without reaching the CA.
+    """
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     except (PdfError, ValueError, KeyError) as exc:
@@ -112,13 +125,30 @@ async def sign_pdf(
         location=location,
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
+        embed_validation_info=validation_context is not None,
+        validation_context=validation_context,
     )
     pdf_signer = signers.PdfSigner(
         meta,
         signer,
+        timestamper=timestamper,
         stamp_style=QRStampStyle(stamp_text=stamp.render(), border_width=0),
         new_field_spec=fields.SigFieldSpec(name, on_page=page, box=box),
     )
     out = io.BytesIO()
-    await pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params={"url": stamp.verify_url})
+    try:
+        await pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params={"url": stamp.verify_url})
+    except (aiohttp.ClientError, TimeoutError, timestamps.TimestampRequestError) as exc:
+        raise SigningError(
+            "tsa_gagal", "Layanan cap waktu (TSA) tidak dapat dihubungi. Surat belum ditandatangani; coba lagi."
+        ) from exc
+    except (ValidationError, PyHankoSigningError) as exc:
+        if isinstance(exc, ValidationError) or isinstance(exc.__cause__, ValidationError):
+            # B-LT: the chain or its revocation status could not be established
+            raise SigningError(
+                "validasi_gagal",
+                "Status sertifikat (pencabutan) tidak dapat dipastikan, jadi tanda tangan jangka panjang (LTV) "
+                "tidak bisa dibuat. Hubungi admin.",
+            ) from exc
+        raise SigningError("tte_gagal", "Tanda tangan elektronik gagal dibuat. Surat belum ditandatangani.") from exc
     return out.getvalue()

@@ -531,3 +531,169 @@ def has_signatures(pdf: bytes) -> bool:
     except pikepdf.PdfError:
         return False
     return False
+
+
+# --- where the signature mark goes, and what is drawn on the page besides the number -----------------------
+
+STAMP_SIZE = (235.0, 90.0)  # the visible signature mark: QR code on the left, five lines of text on its right
+MIN_STAMP_HEIGHT = 60.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the signature mark goes: a page index and a box in PDF points, and how it was chosen."""
+
+    page: int
+    box: tuple[float, float, float, float]
+    how: str  # "ttd" (the placeholder), "nama" (above the signer's name block), "pojok" (bottom right)
+
+
+def _squeeze(text: str) -> tuple[str, list[int]]:
+    """`text` case-folded without whitespace, and for each kept character the index it came from."""
+    kept, where = [], []
+    for i, char in enumerate(text):
+        if not char.isspace():
+            kept.append(char.casefold())
+            where.append(i)
+    return "".join(kept), where
+
+
+def _last_line_with(glyphs: list[Glyph], needle: str) -> Found | None:
+    """The last place `needle` is shown on a page (spacing and case do not matter: a name may be in capitals,
+    and words may be set apart by gaps rather than spaces)."""
+    target, _ = _squeeze(needle)
+    if not target:
+        return None
+    chars: list[str] = []
+    owner: list[int] = []
+    for number, glyph in enumerate(glyphs):
+        for char in glyph.char:
+            chars.append(char)
+            owner.append(number)
+    text, where = _squeeze("".join(chars))
+    at = text.rfind(target)
+    if at < 0:
+        return None
+    first = glyphs[owner[where[at]]]
+    return Found(
+        "nama", -1, first.x, first.y, first.size, [glyphs[owner[where[i]]] for i in range(at, at + len(target))]
+    )
+
+
+def page_box(doc: pikepdf.Pdf, index: int) -> tuple[float, float, float, float]:
+    """A page's MediaBox as (left, bottom, right, top)."""
+    box = [float(v) for v in doc.pages[index].mediabox]
+    return min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])
+
+
+def place_stamp(pdf: bytes, *, name: str | None = None, nip: str | None = None) -> tuple[bytes, Placement]:
+    """Where the signature mark goes: at `${ttd}` (taken out of the text first, before anything is signed), else
+    in the space above the signer's name block on the last page (found by `name`, else by the `nip` line under
+    it), else bottom right of the last page. Returns the PDF (without the placeholder) and the place."""
+    width, height = STAMP_SIZE
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        last = len(doc.pages) - 1
+        left, _, right, top = page_box(doc, last)
+        spots = [f for f in find_placeholders(pdf) if f.key == "ttd"]
+        if spots:
+            spot = spots[0]
+            l2, b2, r2, t2 = page_box(doc, spot.page)
+            x0 = max(l2 + 10, min(spot.x, r2 - 10 - width))
+            y0 = max(b2 + 10, min(spot.y + spot.size, t2 - 10) - height)
+            return fill(pdf, {"ttd": ""}), Placement(spot.page, (x0, y0, x0 + width, y0 + height), "ttd")
+        glyphs = _glyphs(doc.pages[last], list(pikepdf.parse_content_stream(doc.pages[last])))
+        anchor = _last_line_with(glyphs, name) if name else None
+        anchor_top = anchor.y + anchor.size if anchor else None
+        if anchor is None and nip:
+            below = _last_line_with(glyphs, nip)
+            if below is not None:  # the name is the line above the NIP
+                anchor, anchor_top = below, below.y + below.size * 2.4
+        if anchor is not None and anchor_top is not None:
+            floor = anchor_top + 2
+            # The nearest line above the name block (the position, "Kepala Dinas,"), where it overlaps the block.
+            above = [  # each glyph's lowest point: its baseline less the descent of the letters below it
+                g.y - 0.25 * g.size for g in glyphs if g.y > floor and anchor.x - width < g.x < anchor.x + width
+            ]
+            ceiling = min(above) - 1 if above else floor + height
+            box_height = max(MIN_STAMP_HEIGHT, min(height, ceiling - floor))
+            box_width = width * box_height / height
+            x0 = max(left + 10, min(anchor.x, right - 10 - box_width))
+            y0 = min(floor, top - 10 - box_height)
+            return pdf, Placement(last, (x0, y0, x0 + box_width, y0 + box_height), "nama")
+    return pdf, corner_placement(pdf)
+
+
+def corner_placement(pdf: bytes) -> Placement:
+    """Bottom right of the last page, for a PDF whose pages may not change (it carries signatures already)."""
+    width, height = STAMP_SIZE
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        last = len(doc.pages) - 1
+        _, bottom, right, _ = page_box(doc, last)
+    x1, y0 = right - 30, bottom + 40
+    return Placement(last, (x1 - width, y0, x1, y0 + height), "pojok")
+
+
+def _qr_ops(url: str, x: float, y: float, side: float) -> list[pikepdf.ContentStreamInstruction]:
+    """A QR code for `url` as filled squares (vector: sharp at any zoom), `side` points wide, bottom left at x, y."""
+    import qrcode
+
+    code = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(url)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    cell = side / len(matrix)
+
+    def op(name: str, *operands: object) -> pikepdf.ContentStreamInstruction:
+        return pikepdf.ContentStreamInstruction(list(operands), pikepdf.Operator(name))
+
+    ops = [op("q"), op("rg", 0, 0, 0)]
+    for row, cells in enumerate(matrix):
+        for column, dark in enumerate(cells):
+            if dark:
+                ops.append(op("re", x + column * cell, y + side - (row + 1) * cell, cell, cell))
+    ops += [op("f"), op("Q")]
+    return ops
+
+
+def _edit_page(pdf: bytes, page: int, add: Any) -> bytes:
+    """`pdf` with the operators `add(doc, page_index)` returns drawn on top of page `page` (-1: the last)."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        index = page if page >= 0 else len(doc.pages) + page
+        target = doc.pages[index]
+        ops = _isolated(list(pikepdf.parse_content_stream(target)))
+        ops.extend(add(doc, index))
+        _write_page(doc, target, ops)
+        out = io.BytesIO()
+        doc.save(out)
+        return out.getvalue()
+
+
+def draw_mark(pdf: bytes, placement: Placement, lines: list[str], url: str, *, size: float = 7.5) -> bytes:
+    """The visible signature mark drawn into the page itself: a QR code for `url` and `lines` beside it (for a
+    signing service that signs over a mark already on the page)."""
+    x0, y0, x1, y1 = placement.box
+    side = min(y1 - y0, (x1 - x0) * 0.38)
+
+    def add(_doc: pikepdf.Pdf, _index: int) -> list[pikepdf.ContentStreamInstruction]:
+        ops = _qr_ops(url, x0, y1 - side, side)
+        text_x = x0 + side + 6
+        step = min(size + 2.5, (y1 - y0) / max(len(lines), 1))
+        for i, line in enumerate(lines):
+            ops.extend(_text_ops(line, text_x, y1 - size - i * step, min(size, step - 1)))
+        return ops
+
+    return _edit_page(pdf, placement.page, add)
+
+
+def add_lines(
+    pdf: bytes, lines: list[str], *, page: int = -1, x: float = 40.0, y: float = 48.0, size: float = 7.0
+) -> bytes:
+    """`lines` of small text on one page, the last line's baseline at `y` (the paraf block of the archival copy)."""
+
+    def add(_doc: pikepdf.Pdf, _index: int) -> list[pikepdf.ContentStreamInstruction]:
+        ops: list[pikepdf.ContentStreamInstruction] = []
+        for i, line in enumerate(lines):
+            ops.extend(_text_ops(line, x, y + (len(lines) - 1 - i) * (size + 2), size))
+        return ops
+
+    return _edit_page(pdf, page, add)

@@ -75,8 +75,12 @@ async def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Verific
             checks.append(SignatureCheck(sig.field_name, "-", "-", None, False, False, False, False))
             continue
         cert = status.signing_cert
-        if index == last:  # nothing at all may follow the last signature
-            whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+        if index == last:  # nothing may follow the last signature but its long-term validation data (B-LT)
+            whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+                status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+                and status.modification_level is not None
+                and status.modification_level <= ModificationLevel.LTA_UPDATES
+            )
         else:  # an earlier one may be followed by further signatures only
             whole = status.coverage in (
                 SignatureCoverageLevel.ENTIRE_FILE,
@@ -87,7 +91,7 @@ async def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Verific
                 field=sig.field_name,
                 signer=cert.subject.native.get("common_name", cert.subject.human_friendly),
                 issuer=cert.issuer.native.get("common_name", cert.issuer.human_friendly),
-                signed_at=status.signer_reported_dt,
+                signed_at=_signing_time(status),
                 intact=status.intact,
                 valid=status.valid,
                 trusted=status.trusted,
@@ -95,6 +99,14 @@ async def verify_pdf(pdf: bytes, trust_roots: list[x509.Certificate]) -> Verific
             )
         )
     return Verification(tuple(checks))
+
+
+def _signing_time(status: PdfSignatureStatus) -> datetime | None:
+    """The time a trusted timestamp authority vouches for (PAdES B-T), else the time the signer's device gave."""
+    stamp = status.timestamp_validity
+    if stamp is not None and stamp.valid and stamp.trusted:
+        return stamp.timestamp
+    return status.signer_reported_dt
 
 
 def _only_signatures_after(status: PdfSignatureStatus) -> bool:

@@ -99,6 +99,7 @@ class Staff(Base):
     jabatan: Mapped[str] = mapped_column(String(200))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     telepon: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    nik: Mapped[str | None] = mapped_column(String(16))  # for a remote signing service (BSrE) only
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -174,7 +175,7 @@ class FileVersion(Base):
     letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
     letter: Mapped[Letter] = relationship(lazy="raise_on_sql")  # orders the INSERTs after the letter's
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # konsep, revisi, anotasi, bernomor, ditandatangani
+    kind: Mapped[str] = mapped_column(String(20))  # konsep, revisi, anotasi, bernomor, ditandatangani, arsip
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
     filename: Mapped[str | None] = mapped_column(String(255))  # the user's name for it: display only

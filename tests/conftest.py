@@ -173,3 +173,39 @@ async def office(bare_office: Office) -> Office:
 
 def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
+
+
+SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+SOFTHSM_TOKEN = "suratbot-uji"
+SOFTHSM_USER_PIN = "kunci-demo-2026"  # the passphrase the tests type; on a token it is the user PIN
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A real PKCS#11 token: SoftHSM2 (Debian's softhsm2, which `make test` installs), initialised here in a
+    folder of its own. The module is loaded once per process, so this token serves the whole run.
+    Yields (module path, token label)."""
+    module = next((m for m in SOFTHSM_MODULES if Path(m).exists()), None)
+    util = shutil.which("softhsm2-util")
+    if module is None or util is None:
+        if os.environ.get("CI"):
+            pytest.fail("SoftHSM2 is missing (Debian package softhsm2); `make test` installs it")
+        pytest.skip("SoftHSM2 is not installed here (Debian package softhsm2)")
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    config = folder / "softhsm2.conf"
+    config.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(config)
+    import subprocess
+
+    subprocess.run(
+        [util, "--init-token", "--free", "--label", SOFTHSM_TOKEN, "--so-pin", "so-pin-uji-2026",
+         "--pin", SOFTHSM_USER_PIN],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    yield module, SOFTHSM_TOKEN
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous

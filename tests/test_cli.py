@@ -29,6 +29,17 @@ EXAMPLE_ROSTER = ROOT / "suratbot" / "data" / "roster_contoh.csv"
 SHIPPED_SOP = ROOT / "suratbot" / "workflow" / DEFAULT_SOP_RESOURCE
 # Settings that would change what the commands do, were they set in the environment running the tests.
 SETTINGS_ENV = (
+    "SIGNING_BACKEND",
+    "PKCS11_MODULE",
+    "PKCS11_TOKEN_LABEL",
+    "BSRE_URL",
+    "BSRE_CLIENT_ID",
+    "BSRE_CLIENT_SECRET",
+    "TSA_URL",
+    "SIGNATURE_LEVEL",
+    "FETCH_REVOCATION",
+    "PARAF_ON_OUTGOING",
+    "SIGNATURE_FOOTER",
     "DATABASE_URL",
     "DATA_DIR",
     "TIMEZONE",
@@ -545,3 +556,30 @@ def test_keys_import_installs_a_real_key_for_the_right_person_only(
     assert again.code == 1 and "--ganti" in again.err
     stranger = migrated("keys", "import", "123456789012345678", asep_file)
     assert stranger.code == 1 and "Tidak ada pegawai aktif" in stranger.err
+
+
+def test_keys_status_and_demo_keys_on_a_pkcs11_token(
+    migrated: Cli, monkeypatch: pytest.MonkeyPatch, softhsm: tuple[str, str]
+) -> None:
+    from suratbot.bot import cli as cli_module
+    from tests.conftest import SOFTHSM_USER_PIN
+
+    assert migrated("staff", "import", EXAMPLE_ROSTER).code == 0
+    missing = migrated("keys", "status")
+    assert missing.code == 1 and "BELUM SIAP" in missing.out and "berkas PKCS#12" in missing.out
+    assert migrated("keys", "demo", "--passphrase", "kunci-demo-2026").code == 0
+    ready = migrated("keys", "status")
+    assert ready.code == 0 and "Dr. H. Asep Suryana (NIP 197001012000031001): siap" in ready.out
+
+    migrated.setenv("SIGNING_BACKEND", "pkcs11")
+    incomplete = migrated("keys", "status")
+    assert incomplete.code == 2 and "PKCS11_MODULE" in incomplete.err
+    migrated.setenv("PKCS11_MODULE", softhsm[0])
+    migrated.setenv("PKCS11_TOKEN_LABEL", softhsm[1])
+    monkeypatch.setattr(cli_module, "ask_passphrase", lambda prompt: SOFTHSM_USER_PIN)
+    made = migrated("keys", "demo", "--passphrase", "kunci-demo-2026", "--ganti")
+    assert made.code == 0, made.err
+    assert "juga dipasang di token suratbot-uji (label 197001012000031001)" in made.out
+    on_token = migrated("keys", "status")
+    assert on_token.code == 0, on_token.out
+    assert "token PKCS#11" in on_token.out and "sertifikat di token berlaku sampai" in on_token.out

@@ -726,3 +726,25 @@ async def test_a_roster_change_never_hands_a_drafter_their_own_review(bare_offic
     assert actions[-2:] == ["alihkan", "lewati"]
     told = [m for m in await outbox_of(bare_office, letter.id) if m.kind == "tugas"]
     assert told[-1].recipient_id == p.kabid
+
+
+async def test_an_optional_nik_column_is_checked_and_kept(bare_office: Office, sop: Sop) -> None:
+    """The NIK a remote signing service (BSrE) knows a signer by: 16 digits, optional, updated like the rest."""
+    header, *rows = LINES
+    with_nik = [f"{header},nik", rows[0] + ",3211 0101 0170 0001", *(r + "," for r in rows[1:])]
+    parsed = parse_roster("\n".join(with_nik) + "\n", sop)
+    assert parsed[0].nik == "3211010101700001" and all(r.nik is None for r in parsed[1:])
+    bad = [f"{header},nik", rows[0] + ",32110101", *(r + "," for r in rows[1:])]
+    with pytest.raises(RosterError) as refused:
+        parse_roster("\n".join(bad) + "\n", sop)
+    assert [str(p) for p in refused.value.problems] == ["baris 2: NIK \u201c32110101\u201d tidak valid (16 angka)"]
+
+    await import_roster(bare_office, "\n".join(with_nik) + "\n")
+    async with bare_office.uow() as uow:
+        assert await uow.session.scalar(select(Staff.nik).where(Staff.nip == ASEP)) == "3211010101700001"
+    report = await import_roster(bare_office, EXAMPLE)  # a file without the column keeps the NIKs
+    assert report.updated == [] and ASEP in report.unchanged
+    cleared = [f"{header},nik", *(r + "," for r in rows)]  # an empty cell clears it
+    assert (await import_roster(bare_office, "\n".join(cleared) + "\n")).updated == [ASEP]
+    async with bare_office.uow() as uow:
+        assert await uow.session.scalar(select(Staff.nik).where(Staff.nip == ASEP)) is None

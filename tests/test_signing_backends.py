@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pikepdf
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pdfminer.high_level import extract_pages, extract_text
 from pdfminer.layout import LTTextLine
@@ -302,17 +301,9 @@ async def test_with_a_tsa_the_signature_is_pades_b_t(office: Office, tsa: FakeTs
 
 
 async def test_b_lt_embeds_the_revocation_information(office: Office, tsa: FakeTsa) -> None:
-    ca_key, ca_cert = demo_ca(office)
-    now = datetime.now(UTC)
-    crl = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(now - timedelta(hours=1))
-        .next_update(now + timedelta(days=7))
-        .sign(ca_key, hashes.SHA256())
-    )
-    (keys_dir(office) / "crl").mkdir(parents=True, exist_ok=True)
-    (keys_dir(office) / "crl" / "demo.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    """`keys demo` leaves the demo CA's revocation list in keys/crl: B-LT works offline with it."""
+    _, ca_cert = demo_ca(office)
+    assert (keys_dir(office) / "crl" / "ca-demo.crl").exists()
     office.signing = SigningSetup(tsa_url=tsa.url, long_term=True, fetch_revocation=False)  # type: ignore[attr-defined]
     p = await people(office)
     letter = await letter_at(office, p, "tanda_tangan")
@@ -332,6 +323,7 @@ async def test_b_lt_embeds_the_revocation_information(office: Office, tsa: FakeT
 
 
 async def test_b_lt_without_revocation_information_refuses_plainly(office: Office, tsa: FakeTsa) -> None:
+    (keys_dir(office) / "crl" / "ca-demo.crl").unlink()
     office.signing = SigningSetup(tsa_url=tsa.url, long_term=True, fetch_revocation=False)  # type: ignore[attr-defined]
     p = await people(office)
     letter = await letter_at(office, p, "tanda_tangan")

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     keyimport.add_argument("nip")
     keyimport.add_argument("file", type=Path)
     keyimport.add_argument("--ganti", action="store_true", help="ganti kunci yang sudah terpasang")
+    keyssub.add_parser("status", help="periksa kunci setiap penanda tangan di tempat yang dipakai (berkas/token/BSrE)")
 
     verify = sub.add_parser("verify", help="periksa PDF bertanda tangan: sah, utuh, dan surat kantor ini?")
     verify.add_argument("file", type=Path)
@@ -122,6 +123,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _letter(office, args.letter_id)
         if args.command == "keys" and args.keys_command == "import":
             return await _keys_import(office, args.nip, args.file, args.ganti)
+        if args.command == "keys" and args.keys_command == "status":
+            return await _keys_status(office)
         if args.command == "keys":
             return await _keys_demo(office, args.passphrase, args.ganti)
         if args.command == "verify":
@@ -248,7 +251,7 @@ async def _letter(office: Office, letter_id: str) -> int:
 
 
 async def _keys_demo(office: Office, passphrase: str | None, replace: bool) -> int:
-    from suratbot.services.keystore import KeystoreError, make_demo_keys
+    from suratbot.services.keystore import KeystoreError, install_on_token, make_demo_keys
 
     if not await _require_schema(office):
         return EXIT_FAIL
@@ -260,6 +263,15 @@ async def _keys_demo(office: Office, passphrase: str | None, replace: bool) -> i
     print(f"CA demo dibuat: {report.folder / 'ca.pem'} (kuncinya {report.folder / 'ca-key.pem'}, terenkripsi).")
     for nip, nama, path in report.signers:
         print(f"  kunci {nama} (NIP {nip}): {path}")
+    if office.signing.backend == "pkcs11" and report.signers:
+        pin = ask_passphrase("PIN token (untuk memasang kunci demo di token): ")
+        for nip, nama, path in report.signers:
+            try:
+                label = await install_on_token(office, nip, path.read_bytes(), report.passphrase, pin, replace=True)
+            except KeystoreError as exc:
+                print(str(exc), file=sys.stderr)
+                return EXIT_FAIL
+            print(f"  kunci {nama} juga dipasang di token {label} (label {nip}); saat menandatangani, ketik PIN token.")
     for nip, nama, path in report.kept:
         print(f"  kunci {nama} (NIP {nip}) sudah ada dan tidak diubah: {path} (pakai --ganti untuk menggantinya)")
     if report.generated:
@@ -278,7 +290,7 @@ def ask_passphrase(prompt: str) -> str:
 
 
 async def _keys_import(office: Office, nip: str, path: Path, replace: bool) -> int:
-    from suratbot.services.keystore import KeystoreError, import_signer_key, import_target
+    from suratbot.services.keystore import KeystoreError, import_signer_key, import_target, install_on_token
 
     try:
         data = path.read_bytes()
@@ -291,6 +303,15 @@ async def _keys_import(office: Office, nip: str, path: Path, replace: bool) -> i
         await import_target(office, nip, replace=replace)
         passphrase = ask_passphrase("Kata sandi (passphrase) berkas kunci: ")
         imported = await import_signer_key(office, nip, data, passphrase, replace=replace)
+        if office.signing.backend == "pkcs11":  # the key goes on the token; no copy stays on disk
+            try:
+                label = await install_on_token(
+                    office, nip, data, passphrase, ask_passphrase("PIN token: "), replace=replace
+                )
+            finally:
+                imported.path.unlink(missing_ok=True)
+            print(f"Kunci dipasang di token {label} dengan label {nip}; berkasnya tidak disimpan di mesin ini.")
+            return EXIT_OK
     except KeystoreError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAIL
@@ -303,6 +324,23 @@ async def _keys_import(office: Office, nip: str, path: Path, replace: bool) -> i
             "(PEM) di folder keys/trust agar `suratbot verify` mengenali tanda tangannya."
         )
     return EXIT_OK
+
+
+async def _keys_status(office: Office) -> int:
+    from suratbot.services.keystore import signer_statuses
+
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    statuses = await signer_statuses(office)
+    where = {"pkcs12": "berkas PKCS#12", "pkcs11": "token PKCS#11", "remote": "layanan TTE (BSrE)"}
+    print(f"Tanda tangan memakai {where[office.signing.backend]}, tingkat {office.signing.level}.")
+    if not statuses:
+        print("Belum ada pegawai aktif dengan peran kepala.")
+        return EXIT_FAIL
+    for status in statuses:
+        mark = "siap" if status.ready else "BELUM SIAP"
+        print(f"  {status.nama} (NIP {status.nip}): {mark} — {status.message}")
+    return EXIT_OK if all(s.ready for s in statuses) else EXIT_FAIL
 
 
 async def _verify(office: Office, path: Path, lang: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -10,10 +11,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 
 from suratbot.services.office import Office
-from suratbot.signing.keys import SignerProfile, create_demo_ca, issue_signer, strong_passphrase
+from suratbot.signing.keys import SignerProfile, create_demo_ca, demo_crl, issue_signer, strong_passphrase
 from suratbot.storage.models import Staff, StaffRole
 
 SIGNER_ROLES = ("kepala",)  # who gets a demo key: Kepala Dinas (and stand-ins, when the Plh issue lands)
@@ -87,15 +89,7 @@ async def make_demo_keys(office: Office, *, passphrase: str | None, replace: boo
             f"Kunci demo sudah ada di {folder}. Jalankan dengan --ganti untuk membuat ulang "
             "(tanda tangan lama tetap sah terhadap CA lama, bukan yang baru)."
         )
-    async with office.uow() as uow:
-        signers = (
-            await uow.session.scalars(
-                select(Staff)
-                .join(StaffRole, StaffRole.staff_id == Staff.id)
-                .where(StaffRole.role.in_(SIGNER_ROLES), Staff.active.is_(True))
-                .order_by(Staff.id)
-            )
-        ).all()
+    signers = await _active_signers(office)
     if not signers:
         raise KeystoreError("Belum ada pegawai aktif dengan peran kepala; impor daftar pegawai dahulu.")
     generated = passphrase is None
@@ -118,6 +112,8 @@ async def make_demo_keys(office: Office, *, passphrase: str | None, replace: boo
         ),
     )
     (folder / "ca.pem").write_bytes(ca.cert_pem())
+    (folder / "crl").mkdir(parents=True, exist_ok=True)
+    (folder / "crl" / "ca-demo.crl").write_bytes(demo_crl(ca, now=now))
     report = DemoKeysReport(folder=folder, passphrase=secret, generated=generated)
     for staff in signers:
         path = signer_key_path(office, staff.nip)
@@ -196,3 +192,87 @@ async def import_signer_key(
     return ImportedKey(
         path, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.not_valid_after_utc, trusted
     )
+
+
+@dataclass(frozen=True)
+class SignerStatus:
+    nip: str
+    nama: str
+    ready: bool
+    message: str  # Indonesian, for the admin
+
+
+async def signer_statuses(office: Office) -> list[SignerStatus]:
+    """For every active signer: is their key where the office's signing back end looks for it, and usable?"""
+    from suratbot.signing.pades import SigningError, check_validity
+    from suratbot.signing.pkcs11 import certificate_on_token
+    from suratbot.signing.remote import RemoteSigner
+
+    setup = office.signing
+    now = office.now()
+    statuses: list[SignerStatus] = []
+    for staff in await _active_signers(office):
+        try:
+            if setup.backend == "pkcs12":
+                path = signer_key_path(office, staff.nip)
+                ready = path.exists()
+                message = f"berkas kunci {path}" if ready else f"belum ada kunci ({path}); jalankan keys demo/import"
+            elif setup.backend == "pkcs11":
+                assert setup.token is not None
+                cert = await asyncio.to_thread(certificate_on_token, setup.token, staff.nip)
+                if cert is None:
+                    ready, message = (
+                        False,
+                        f"token {setup.token.token_label} tidak berisi sertifikat berlabel {staff.nip}",
+                    )
+                else:
+                    check_validity(cert, now)
+                    ready = True
+                    message = f"sertifikat di token berlaku sampai {cert.not_valid_after_utc:%d-%m-%Y}"
+            else:
+                assert setup.remote is not None
+                if not staff.nik:
+                    ready, message = False, "NIK belum tercatat di daftar pegawai (kolom nik)"
+                else:
+                    status = await RemoteSigner(setup.remote).status(staff.nik)
+                    ready, message = status.valid, status.message
+        except SigningError as exc:
+            ready, message = False, exc.message
+        statuses.append(SignerStatus(staff.nip, staff.nama, ready, message))
+    return statuses
+
+
+async def _active_signers(office: Office) -> list[Staff]:
+    async with office.uow() as uow:
+        return list(
+            (
+                await uow.session.scalars(
+                    select(Staff)
+                    .join(StaffRole, StaffRole.staff_id == Staff.id)
+                    .where(StaffRole.role.in_(SIGNER_ROLES), Staff.active.is_(True))
+                    .order_by(Staff.id)
+                )
+            ).all()
+        )
+
+
+async def install_on_token(office: Office, nip: str, p12: bytes, passphrase: str, pin: str, *, replace: bool) -> str:
+    """Put a signer's PKCS#12 key and certificate on the office's PKCS#11 token (label: the NIP); the key cannot
+    be read back from the token afterwards. Returns the token's label."""
+    from suratbot.signing.pades import SigningError
+    from suratbot.signing.pkcs11 import put_on_token
+
+    setup = office.signing
+    if setup.token is None:
+        raise KeystoreError("SIGNING_BACKEND=pkcs11 belum diatur (PKCS11_MODULE, PKCS11_TOKEN_LABEL).")
+    try:
+        key, cert, chain = pkcs12.load_key_and_certificates(p12, passphrase.encode("utf-8"))
+    except ValueError:
+        raise KeystoreError("Kata sandi (passphrase) berkas kunci salah, atau berkas bukan PKCS#12.") from None
+    if key is None or cert is None:
+        raise KeystoreError("Berkas kunci tidak berisi kunci dan sertifikat.")
+    try:
+        await asyncio.to_thread(put_on_token, setup.token, pin, nip, key, cert, list(chain), replace=replace)  # type: ignore[arg-type]
+    except SigningError as exc:
+        raise KeystoreError(exc.message) from None
+    return setup.token.token_label

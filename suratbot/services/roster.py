@@ -46,6 +46,7 @@ class RosterRow:
     roles: frozenset[str]
     telepon: str  # E.164
     nik: str | None = None
+    nik_given: bool = False  # the file has a nik column: an empty cell clears the NIK, no column keeps it
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,9 @@ def parse_roster(text: str, sop: Sop) -> list[RosterRow]:
             problems.extend(RosterProblem(line, p) for p in row_problems)
             continue
         assert phone is not None
-        rows.append(RosterRow(line, nip, value["nama"], value["jabatan"], value["unit"], roles, phone, nik))
+        rows.append(
+            RosterRow(line, nip, value["nama"], value["jabatan"], value["unit"], roles, phone, nik, "nik" in index)
+        )
     if not rows and not problems:
         problems.append(RosterProblem(0, "berkas tidak berisi satu pegawai pun"))
     if not problems:
@@ -299,11 +302,12 @@ async def import_roster(office: Office, text: str, *, now: datetime | None = Non
                 or staff.unit_id != unit_id
                 or row.nip in moving
                 or staff.roles != row.roles
-                or staff.nik != row.nik
+                or (row.nik_given and staff.nik != row.nik)
                 or not staff.active
             )
             staff.nama, staff.jabatan, staff.unit_id, staff.telepon = row.nama, row.jabatan, unit_id, row.telepon
-            staff.nik = row.nik
+            if row.nik_given:
+                staff.nik = row.nik
             staff.active = True
             if staff.roles != row.roles:
                 staff.role_rows = [StaffRole(role=r) for r in sorted(row.roles)]

@@ -126,3 +126,15 @@ def issue_signer(ca: DemoCA, profile: SignerProfile, passphrase: str, *, now: da
         cas=[ca.cert],
         encryption_algorithm=serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
     )
+
+
+def demo_crl(ca: DemoCA, *, now: datetime, days: int = 365) -> bytes:
+    """An empty revocation list of the demo CA (DER), so PAdES B-LT can embed revocation data offline."""
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now)
+        .next_update(now + timedelta(days=days))
+        .sign(ca.key, hashes.SHA256())
+    )
+    return crl.public_bytes(serialization.Encoding.DER)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -66,11 +68,35 @@ def unlock_pkcs12(p12: bytes, passphrase: str, *, now: datetime) -> signers.Simp
         key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     der = serialization.Encoding.DER
-    return signers.SimpleSigner(
+    return _UnlockedKeySigner(
+        key,
         signing_cert=asn1_x509.Certificate.load(cert.public_bytes(der)),
         signing_key=key_info,
         cert_registry=SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(c.public_bytes(der)) for c in cas]),
     )
+
+
+class _UnlockedKeySigner(signers.SimpleSigner):
+    """pyHanko's in-memory signer, keeping the key it was given as loaded: SimpleSigner parses (and for RSA
+    re-validates, ~50 ms) the key for every raw signature, and makes one more in a dry run that only sizes the
+    signature container. An RSA signature is exactly as long as the modulus, so the dry run needs no key."""
+
+    def __init__(self, key: object, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rsa = key if isinstance(key, rsa.RSAPrivateKey) else None
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        if self._rsa is None:
+            return await super().async_sign_raw(data, digest_algorithm, dry_run)
+        if dry_run:
+            return bytes(self._rsa.key_size // 8)
+        return self.sign_raw(data, digest_algorithm)
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+        if self._rsa is None or mechanism["algorithm"].native not in ("sha256_rsa", "rsassa_pkcs1v15"):
+            return super().sign_raw(data, digest_algorithm)
+        return self._rsa.sign(data, padding.PKCS1v15(), getattr(hashes, digest_algorithm.upper())())
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:

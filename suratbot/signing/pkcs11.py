@@ -169,3 +169,14 @@ def put_on_token(
                     Attribute.VALUE: certificate.public_bytes(serialization.Encoding.DER),
                 }
             )
+
+
+def certificate_on_token(config: TokenConfig, label: str) -> x509.Certificate | None:
+    """The certificate labelled `label` (public: no PIN needed), or None when the token holds none."""
+    token = _token(config)
+    try:
+        with token.open() as session:
+            found = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: label}))
+            return x509.load_der_x509_certificate(found[0][Attribute.VALUE]) if found else None
+    except p11.PKCS11Error as exc:
+        raise SigningError("token_tidak_tersedia", "Token tanda tangan tidak bisa dibuka. Coba lagi.") from exc

@@ -24,7 +24,7 @@ from suratbot.services.signature import sign_letter
 from suratbot.services.uploads import Upload
 from suratbot.services.verification import describe, verify_letter
 from suratbot.storage.db import upgrade
-from suratbot.storage.models import AuditEvent, IssuedNumber, Letter, OutboxMessage, Staff
+from suratbot.storage.models import AuditEvent, FileVersion, IssuedNumber, Letter, OutboxMessage, Staff
 from suratbot.workflow.letter import LetterMeta
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop
@@ -218,6 +218,14 @@ async def _show_verification(office: Office, t: Transcript, letter_id: str, out_
     )
     for line in describe(office, result):
         t.say(f"  {line}")
+    async with office.uow() as uow:
+        archive = await uow.session.scalar(
+            select(FileVersion.sha256).where(FileVersion.letter_id == letter_id, FileVersion.kind == "arsip")
+        )
+    if archive is not None:
+        copy = out_dir / "surat-arsip-paraf.pdf"
+        copy.write_bytes(office.files.get(archive))
+        t.say(f"Salinan arsip kantor dengan blok paraf para verifikator (ikut ditandatangani, tidak dikirim): {copy}")
 
 
 async def _show_state(office: Office, t: Transcript, letter: Letter) -> None:

@@ -456,6 +456,11 @@ def test_settings_build_the_signing_setup_and_refuse_incomplete_ones() -> None:
         Settings(signing_backend="remote", **base).office_options()  # type: ignore[arg-type]
     footer = Settings(signature_footer="Baris satu | Baris dua {url}", **base)  # type: ignore[arg-type]
     assert footer.office_options()["footer"] == ("Baris satu", "Baris dua {url}")
+    boxes = Settings(number_box="60,720", date_box="420,720,10", **base).office_options()["number_boxes"]  # type: ignore[arg-type]
+    assert (boxes["nomor"].x, boxes["nomor"].y, boxes["nomor"].size) == (60, 720, 11)
+    assert (boxes["tanggal"].x, boxes["tanggal"].size) == (420, 10)
+    with pytest.raises(ValueError, match="NUMBER_BOX"):
+        Settings(number_box="kiri atas", **base).office_options()  # type: ignore[arg-type]
     secret = Settings(signing_backend="remote", bsre_url="http://x", bsre_client_id="a", bsre_client_secret="rahasia",
                       **base)  # type: ignore[arg-type]  # fmt: skip
     assert "rahasia" not in repr(secret) and "rahasia" not in repr(secret.office_options()["signing"])

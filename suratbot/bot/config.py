@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from suratbot.signing.stamping import FallbackBox
 from suratbot.workflow.sop import Sop, load_sop
 
 
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     paraf_on_outgoing: bool = False
     # The notice at the foot of signed pages, lines separated by "|"; {url} is the letter's verification page.
     signature_footer: str | None = None
+    # Where the number and date go on the first page of a concept without ${nomor} / ${tanggal}:
+    # "x,y" or "x,y,size" in PDF points from the bottom left (default 72,700 and 400,700, size 11).
+    number_box: str | None = None
+    date_box: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -86,6 +91,14 @@ class Settings(BaseSettings):
                 paraf_on_outgoing=self.paraf_on_outgoing,
             )
         }
+        boxes = {}
+        for key, raw in (("nomor", self.number_box), ("tanggal", self.date_box)):
+            if raw:
+                boxes[key] = _box(raw, key)
+        if boxes:
+            from suratbot.signing.stamping import DEFAULT_FALLBACK
+
+            options["number_boxes"] = {**DEFAULT_FALLBACK, **boxes}
         if self.signature_footer:
             options["footer"] = tuple(line.strip() for line in self.signature_footer.split("|") if line.strip())
         return options
@@ -96,3 +109,15 @@ class Settings(BaseSettings):
             calendar = dataclasses.replace(sop.calendar, timezone=ZoneInfo(self.timezone))
             sop = dataclasses.replace(sop, calendar=calendar)
         return sop
+
+
+def _box(raw: str, key: str) -> FallbackBox:
+    """`x,y` or `x,y,size` (PDF points) -> a fallback box; ValueError names the setting."""
+    name = "NUMBER_BOX" if key == "nomor" else "DATE_BOX"
+    try:
+        numbers = [float(part) for part in raw.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or any(n < 0 for n in numbers):
+        raise ValueError(f"{name} must be 'x,y' or 'x,y,size' in points, got {raw!r}")
+    return FallbackBox(*numbers)

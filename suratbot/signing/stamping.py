@@ -320,15 +320,20 @@ def find_placeholders(pdf: bytes) -> list[Found]:
         return found
 
 
-def _find_on_page(page_index: int, glyphs: list[Glyph]) -> list[Found]:
-    # A glyph may stand for several characters (a "fi" ligature) or none: keep which glyph each one came from.
+def _page_text(glyphs: list[Glyph]) -> tuple[str, list[int]]:
+    """The text the glyphs show, and for each character the glyph it came from (a glyph may stand for several
+    characters, a "fi" ligature, or none)."""
     chars: list[str] = []
     owner: list[int] = []
     for number, glyph in enumerate(glyphs):
         for char in glyph.char:
             chars.append(char)
             owner.append(number)
-    text = "".join(chars)
+    return "".join(chars), owner
+
+
+def _find_on_page(page_index: int, glyphs: list[Glyph]) -> list[Found]:
+    text, owner = _page_text(glyphs)
     found = []
     for key, tokens in PLACEHOLDERS.items():
         for token in tokens:
@@ -564,13 +569,8 @@ def _last_line_with(glyphs: list[Glyph], needle: str) -> Found | None:
     target, _ = _squeeze(needle)
     if not target:
         return None
-    chars: list[str] = []
-    owner: list[int] = []
-    for number, glyph in enumerate(glyphs):
-        for char in glyph.char:
-            chars.append(char)
-            owner.append(number)
-    text, where = _squeeze("".join(chars))
+    shown, owner = _page_text(glyphs)
+    text, where = _squeeze(shown)
     at = text.rfind(target)
     if at < 0:
         return None

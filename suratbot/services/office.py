@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from suratbot.services.mail import SmtpSetup
 from suratbot.signing.pkcs11 import TokenConfig
 from suratbot.signing.remote import RemoteSigningConfig
 from suratbot.signing.stamping import DEFAULT_FALLBACK, FallbackBox
@@ -79,6 +80,7 @@ class Office:
     # Where the number and date go on the first page of a concept without `${nomor}` / `${tanggal}`.
     number_boxes: dict[str, FallbackBox] = field(default_factory=lambda: dict(DEFAULT_FALLBACK))
     signing: SigningSetup = field(default_factory=SigningSetup)
+    smtp: SmtpSetup | None = None  # e-mail dispatch of signed letters; None: that route is not offered
     sessions: async_sessionmaker[Any] = field(init=False)
 
     def __post_init__(self) -> None:

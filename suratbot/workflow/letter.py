@@ -87,3 +87,23 @@ class LetterMeta:
     @property
     def secret(self) -> bool:
         return self.sifat in SECRET_SIFAT
+
+
+CAPTION_FIELDS = ("perihal", "tujuan", "tembusan", "sifat", "urgensi", "klasifikasi")
+_CAPTION_RE = re.compile(r"(?i)\b(perihal|tujuan|tembusan|sifat|urgensi|klasifikasi)\s*:")
+
+
+def parse_caption(caption: str | None) -> dict[str, str]:
+    """The metadata a drafter wrote in one line with the file, `Perihal: …; Tujuan: …; Sifat: Biasa; …`.
+
+    Field names in any case; values run to the next field name (a `;` or a line break before it is dropped), so a
+    value may itself hold a `;`. Unknown text is ignored; a field given twice keeps its last value."""
+    text = clean_text(caption)
+    found: dict[str, str] = {}
+    matches = list(_CAPTION_RE.finditer(text))
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        value = " ".join(text[match.end() : end].split()).strip(" ;,")
+        if value:
+            found[match.group(1).lower()] = value
+    return found

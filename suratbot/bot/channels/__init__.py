@@ -1,0 +1,1 @@
+"""Channel adapters: platform updates in, core replies out (Telegram now, WhatsApp later)."""

@@ -1,0 +1,265 @@
+"""The outbox sender: delivers pending notifications on each person's channel, with retries and within the
+platform's rate limits (overall and per chat); a restart sends what was pending.
+
+A row is claimed (status `sending`, with a lease) in its own transaction before it is sent, so two bot processes
+on one PostgreSQL never send it twice; a process that dies mid-send leaves the lease to expire and the row is
+sent again then (at least once: the only double send is a crash between Telegram's answer and our commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+
+from suratbot.handlers.notifications import render
+from suratbot.handlers.types import Reply
+from suratbot.services.identity import UNBOUND
+from suratbot.services.office import Office
+from suratbot.storage.models import ChannelBinding, Letter, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+RETIRED = "usang"  # a sent task whose letter moved on: its buttons were taken off
+
+
+class RetryLater(Exception):
+    """The platform asked us to wait (HTTP 429 retry_after) or the network failed: try again later."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class Undeliverable(Exception):
+    """The platform will never take this message (the person blocked the bot, the chat is gone)."""
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, address: str, reply: Reply) -> str:
+        """Deliver one message; returns its id on the platform. Raises RetryLater or Undeliverable."""
+        ...
+
+    async def clear_buttons(self, address: str, message_id: str) -> None: ...
+
+
+@dataclass
+class Limits:
+    """Telegram's: about 30 messages a second overall, and one a second to the same chat."""
+
+    per_second: float = 30.0
+    per_chat_interval: float = 1.0
+    concurrency: int = 16  # messages in flight at once (real round trips take ~100 ms)
+
+
+class _Pacer:
+    """Spaces sends: one every 1/rate seconds overall, one every `interval` seconds per chat."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._next_global = 0.0
+        self._next_chat: dict[str, float] = defaultdict(float)
+        self._lock = asyncio.Lock()
+
+    async def wait(self, chat: str) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next_global, self._next_chat[chat])
+            self._next_global = at + 1.0 / self.limits.per_second
+            self._next_chat[chat] = at + self.limits.per_chat_interval
+        delay = at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """A 429: nobody sends for `seconds`."""
+        self._next_global = max(self._next_global, time.monotonic() + seconds)
+
+
+class OutboxSender:
+    """Drains the outbox: `wake()` after a change, `run()` until stopped (it also polls every few seconds)."""
+
+    def __init__(
+        self, office: Office, channels: dict[str, Channel], *, limits: Limits | None = None, poll: float = 2.0
+    ) -> None:
+        self.office = office
+        self.channels = channels
+        self.limits = limits or Limits()
+        self.poll = poll
+        self._pacer = _Pacer(self.limits)
+        self._wake = asyncio.Event()
+        self.sent = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                while await self.drain_once():
+                    pass
+            except Exception:  # keep the bot alive; the rows stay pending and are tried again
+                log.exception("outbox: a delivery round failed")
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+            _, pending = await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+
+    async def drain_once(self, limit: int = 200) -> int:
+        """Claim up to `limit` due rows and deliver them; returns how many were claimed."""
+        claimed = await self._claim(limit)
+        if not claimed:
+            return 0
+        by_chat: dict[tuple[str, str], list[tuple[int, str, str]]] = defaultdict(list)
+        for row_id, channel, address in claimed:
+            by_chat[(channel, address)].append((row_id, channel, address))
+        gate = asyncio.Semaphore(self.limits.concurrency)
+
+        async def one_chat(rows: list[tuple[int, str, str]]) -> None:
+            for row_id, channel, address in rows:  # in order, one at a time: a chat reads its messages in order
+                async with gate:
+                    await self._deliver(row_id, channel, address)
+
+        await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
+        return len(claimed)
+
+    async def _claim(self, limit: int) -> list[tuple[int, str, str]]:
+        now = self.office.now()
+        async with self.office.uow() as uow:
+            session = uow.session
+            due = (
+                select(OutboxMessage)
+                .where(
+                    or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.scalars(due)).all()
+            if not rows:
+                return []
+            recipients = {r.recipient_id for r in rows}
+            bindings = (
+                await session.scalars(
+                    select(ChannelBinding)
+                    .where(ChannelBinding.staff_id.in_(recipients), ChannelBinding.channel.in_(list(self.channels)))
+                    .order_by(ChannelBinding.last_seen_at)
+                )
+            ).all()
+            where: dict[int, ChannelBinding] = {}
+            for binding in bindings:  # the channel the person used last wins
+                where[binding.staff_id] = binding
+            claimed = []
+            for row in rows:
+                binding = where.get(row.recipient_id)
+                if binding is None:
+                    row.status = UNBOUND  # sent when they bind (identity.bind puts it back in line)
+                    continue
+                row.status = "sending"
+                row.channel = binding.channel
+                row.next_attempt_at = now + LEASE
+                claimed.append((row.id, binding.channel, binding.address))
+            return claimed
+
+    async def _deliver(self, row_id: int, channel_name: str, address: str) -> None:
+        async with self.office.uow() as uow:
+            row = await uow.session.get(OutboxMessage, row_id)
+            if row is None or row.status != "sending":
+                return
+            letter = await uow.session.get(Letter, row.letter_id) if row.letter_id else None
+            if letter is not None and row.actions and row.expected_state and letter.state != row.expected_state:
+                row.status = RETIRED  # the step moved on before we could tell them: no stale buttons
+                row.last_error = "surat sudah berpindah tahap sebelum terkirim"
+                return
+            reply = render(self.office, row, letter)
+            attempts = row.attempts
+        channel = self.channels[channel_name]
+        await self._pacer.wait(address)
+        now = self.office.now()
+        try:
+            external_id = await channel.send(address, reply)
+        except RetryLater as wait:
+            if wait.seconds <= 60:  # a flood wait: everyone waits; a long outage is the row's own business
+                self._pacer.pause(wait.seconds)
+            await self._after(row_id, attempts + 1, "pending", now + timedelta(seconds=max(wait.seconds, 1)), str(wait))
+            return
+        except Undeliverable as exc:
+            await self._after(row_id, attempts + 1, "failed", now, str(exc))
+            return
+        except Exception as exc:  # anything else: back off, and give up after MAX_ATTEMPTS
+            log.warning("outbox: row %s to %s failed: %s", row_id, channel_name, type(exc).__name__)
+            status = "failed" if attempts + 1 >= MAX_ATTEMPTS else "pending"
+            backoff = timedelta(seconds=min(2 ** (attempts + 1), 300))
+            await self._after(row_id, attempts + 1, status, now + backoff, type(exc).__name__)
+            return
+        async with self.office.uow() as uow:
+            row = await uow.session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.status, row.attempts, row.sent_at, row.external_id = "sent", attempts + 1, now, external_id
+            letter_id = row.letter_id
+        self.sent += 1
+        if letter_id is not None:
+            await self._retire_stale_buttons(letter_id)
+
+    async def _after(self, row_id: int, attempts: int, status: str, next_at: datetime, error: str) -> None:
+        async with self.office.uow() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:500])
+            )
+
+    async def _retire_stale_buttons(self, letter_id: str) -> None:
+        """Earlier task messages of this letter whose step is over lose their buttons."""
+        async with self.office.uow() as uow:
+            letter = await uow.session.get(Letter, letter_id)
+            if letter is None:
+                return
+            stale = (
+                await uow.session.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.letter_id == letter_id,
+                        OutboxMessage.status == "sent",
+                        OutboxMessage.expected_state.is_not(None),
+                        OutboxMessage.expected_state != letter.state,
+                        OutboxMessage.external_id.is_not(None),
+                    )
+                )
+            ).all()
+            targets = []
+            for row in stale:
+                if not row.actions:
+                    continue
+                row.status = RETIRED
+                targets.append((row.channel, row.recipient_id, row.external_id))
+            addresses = {}
+            if targets:
+                bindings = (
+                    await uow.session.scalars(
+                        select(ChannelBinding).where(ChannelBinding.staff_id.in_({t[1] for t in targets}))
+                    )
+                ).all()
+                addresses = {(b.channel, b.staff_id): b.address for b in bindings}
+        for channel_name, staff_id, message_id in targets:
+            channel = self.channels.get(channel_name or "")
+            address = addresses.get((channel_name, staff_id))
+            if channel is None or address is None or message_id is None:
+                continue
+            try:
+                await channel.clear_buttons(address, message_id)
+            except Exception as exc:  # an old message may be gone or too old to edit: nothing to do
+                log.info("outbox: could not clear buttons of message %s: %s", message_id, type(exc).__name__)

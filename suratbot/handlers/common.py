@@ -1,0 +1,75 @@
+"""What several handlers share: receiving a file, naming a letter's holder, answering a refusal."""
+
+from __future__ import annotations
+
+import asyncio
+
+from suratbot.handlers.types import Inbound, Reply, Response
+from suratbot.services.office import Office
+from suratbot.services.uploads import PDF, Upload, check_upload
+from suratbot.storage.models import Letter, Staff
+from suratbot.workflow.machine import Refusal
+
+WORD_TYPES = {
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.oasis.opendocument.text",
+}
+
+
+async def receive(office: Office, inbound: Inbound) -> Upload:
+    """The file a person sent, checked (type, size, a damaged or encrypted PDF) before it is downloaded when
+    the channel says what it is, and again after."""
+    file = inbound.file
+    assert file is not None
+    name = (file.name or "").lower()
+    if file.media_type in WORD_TYPES or name.endswith((".doc", ".docx", ".odt", ".docm")):
+        raise Refusal(
+            "belum_word",
+            "Berkas Word belum bisa diterima di sini. Simpan/ekspor konsepnya sebagai PDF, lalu kirim PDF-nya.",
+        )
+    if file.media_type not in (None, PDF) and not name.endswith(".pdf"):
+        raise Refusal("bukan_pdf", "Berkas ini bukan PDF. Kirim konsep surat dalam bentuk PDF.")
+    if file.size is not None and file.size > office.max_file_bytes:
+        raise Refusal(
+            "berkas_terlalu_besar",
+            f"Berkas terlalu besar ({file.size / 1_048_576:.1f} MB); batasnya {office.max_file_bytes / 1_048_576:.0f} MB.",
+        )
+    data = await file.fetch()
+    upload = Upload(data, file.name, PDF)
+    check_upload(upload, office.max_file_bytes)
+    return upload
+
+
+async def store(office: Office, upload: Upload) -> str:
+    return await asyncio.to_thread(office.files.put, upload.data)
+
+
+async def staff_name(office: Office, staff_id: int | None) -> str:
+    if staff_id is None:
+        return "-"
+    async with office.uow() as uow:
+        staff = await uow.session.get(Staff, staff_id)
+        return f"{staff.nama} ({staff.jabatan})" if staff else "-"
+
+
+def refused(refusal: Refusal, *, button: bool = False) -> Response:
+    """A refusal as the person sees it: a short answer on a button press (and the reason as a message)."""
+    if button:
+        return Response([Reply(refusal.message)], answer=_short(refusal.message), clear_buttons=_stale(refusal))
+    return Response.say(refusal.message)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 190 else text[:187] + "..."
+
+
+def _stale(refusal: Refusal) -> bool:
+    """An old button (the letter moved on, the step is someone else's now) loses its buttons."""
+    return refusal.code in {"tahap_berubah", "bukan_pemegang", "surat_selesai", "tombol_tidak_dikenal"}
+
+
+def letter_line(office: Office, letter: Letter) -> str:
+    from suratbot.services.notices import letter_heading
+
+    return f"{letter_heading(letter)} \u2014 tahap {office.sop.states[letter.state].name}"

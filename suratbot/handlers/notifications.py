@@ -1,0 +1,21 @@
+"""An outbox row as the message a person receives: its text, the letter's PDF when it has one, the step's buttons."""
+
+from __future__ import annotations
+
+from suratbot.handlers import buttons
+from suratbot.handlers.types import Document, Reply
+from suratbot.services.office import Office
+from suratbot.storage.models import Letter, OutboxMessage
+
+
+def render(office: Office, row: OutboxMessage, letter: Letter | None) -> Reply:
+    rows = []
+    if row.actions and row.letter_id:
+        rows = buttons.step_buttons(office.sop, list(row.actions), row.letter_id, row.expected_state)
+    document = None
+    if row.attachment_sha256:
+        name = "surat.pdf"
+        if letter is not None:
+            name = f"{(letter.nomor or 'konsep-' + letter.id[:8]).replace('/', '-')}.pdf"
+        document = Document(row.attachment_sha256, name)
+    return Reply(row.text, buttons=rows, document=document)

@@ -1,0 +1,70 @@
+"""Kepala Dinas signs on the phone: the passphrase is asked for, its message deleted at once, the letter signed
+and shown; or the letter is returned with a reason."""
+
+from __future__ import annotations
+
+from suratbot.handlers import buttons
+from suratbot.handlers.common import refused, staff_name
+from suratbot.handlers.numbering import _safe
+from suratbot.handlers.types import Document, Inbound, Reply, Response
+from suratbot.services import prompts
+from suratbot.services.office import Office
+from suratbot.services.signature import sign_letter
+from suratbot.storage.models import PendingPrompt, Staff
+from suratbot.workflow.machine import Refusal
+
+PASSPHRASE = "passphrase"  # prompt: the signer's passphrase (never stored: the prompt holds only the letter)
+PASSPHRASE_TTL_MINUTES = 5
+
+
+async def ask_passphrase(office: Office, staff: Staff, letter_id: str | None, state: str | None) -> Response:
+    try:
+        letter = await buttons.turn(office, letter_id, state, staff, "tandatangani")
+    except Refusal as refusal:
+        return refused(refusal, button=True)
+    from datetime import timedelta
+
+    await prompts.ask(
+        office, staff.id, PASSPHRASE, letter_id=letter.id, expected_state=letter.state,
+        ttl=timedelta(minutes=PASSPHRASE_TTL_MINUTES),
+    )  # fmt: skip
+    return Response(
+        [
+            Reply(
+                f"\u270d\ufe0f Anda akan menandatangani surat Nomor {letter.nomor} (berkas di atas).\n"
+                "Ketik kata sandi (passphrase) tanda tangan elektronik Anda. Pesan itu langsung dihapus dari "
+                f"obrolan. Berlaku {PASSPHRASE_TTL_MINUTES} menit; ketik /batal untuk batal."
+            )
+        ],
+        answer="Ketik passphrase",
+    )
+
+
+async def passphrase(office: Office, staff: Staff, prompt: PendingPrompt, inbound: Inbound) -> Response:
+    """The passphrase message: deleted whatever happens, then the letter is signed."""
+    secret = inbound.text or ""
+    await inbound.discard()  # first of all: the passphrase leaves the chat before anything else happens
+    await inbound.working()
+    assert prompt.letter_id is not None
+    try:
+        letter = await sign_letter(office, prompt.letter_id, staff.id, secret, expected_state=prompt.expected_state)
+    except Refusal as refusal:
+        retry = refusal.code == "kata_sandi_salah" and "dikunci" not in refusal.message
+        if not retry:
+            await prompts.clear(office, staff.id)
+        text = refusal.message + ("\nKetik lagi passphrase-nya, atau /batal." if retry else "")
+        return Response([Reply(text)], delete_inbound=True)
+    finally:
+        del secret
+    await prompts.clear(office, staff.id)
+    clerk = await staff_name(office, letter.holder_id)
+    return Response(
+        [
+            Reply(
+                f"\u2705 Surat Nomor {letter.nomor} sudah ditandatangani secara elektronik dan diteruskan ke {clerk} "
+                "untuk dikirim.",
+                document=Document(letter.current_version, f"{_safe(letter.nomor or letter.id)}-ttd.pdf"),
+            )
+        ],
+        delete_inbound=True,
+    )

@@ -1,0 +1,133 @@
+"""What waits for me (/antrian), my letters (/status), finding a letter (/cari) and help (/bantuan)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from suratbot.handlers import buttons
+from suratbot.handlers.types import Reply, Response
+from suratbot.services.notices import letter_heading
+from suratbot.services.office import Office
+from suratbot.storage.models import AuditEvent, Letter, Staff
+from suratbot.workflow.letter import SECRET_SIFAT
+
+LIST_LIMIT = 20
+
+
+def _elapsed(since: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} menit"
+    hours, rest = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} jam {rest} menit"
+    return f"{hours // 24} hari {hours % 24} jam"
+
+
+async def queue(office: Office, staff: Staff) -> Response:
+    """/antrian: the letters waiting on me, oldest first, with the time against the SOP standard and buttons."""
+    open_states = [k for k, s in office.sop.states.items() if not s.final]
+    async with office.uow() as uow:
+        waiting = (
+            await uow.session.scalars(
+                select(Letter)
+                .where(Letter.holder_id == staff.id, Letter.state.in_(open_states))
+                .order_by(Letter.step_started_at)
+                .limit(LIST_LIMIT)
+            )
+        ).all()
+    if not waiting:
+        return Response.say("Tidak ada surat yang menunggu Anda. \U0001f44d")
+    now = office.now()
+    replies = [Reply(f"Surat yang menunggu Anda ({len(waiting)}), yang terlama dulu:")]
+    for letter in waiting:
+        state = office.sop.states[letter.state]
+        line = f"{letter_heading(letter)}\nTahap {state.name}, menunggu {_elapsed(letter.step_started_at, now)}"
+        if state.standard_minutes:
+            late = letter.step_due_at is not None and now > letter.step_due_at
+            line += f" (standar SOP {state.standard_minutes} menit{', TERLAMBAT' if late else ''})"
+        actions = [
+            t.action for t in office.sop.transitions_from(letter.state) if "holder" in t.by and t.kind != "cancel"
+        ]
+        replies.append(Reply(line, buttons=buttons.step_buttons(office.sop, actions, letter.id, letter.state)))
+    return Response(replies)
+
+
+async def my_letters(office: Office, staff: Staff) -> Response:
+    """/status: the letters I drafted that are still under way, and who holds them."""
+    open_states = [k for k, s in office.sop.states.items() if not s.final]
+    async with office.uow() as uow:
+        rows = (
+            await uow.session.execute(
+                select(Letter, Staff)
+                .outerjoin(Staff, Staff.id == Letter.holder_id)
+                .where(Letter.drafter_id == staff.id, Letter.state.in_(open_states))
+                .order_by(Letter.created_at.desc())
+                .limit(LIST_LIMIT)
+            )
+        ).all()
+    if not rows:
+        return Response.say("Tidak ada surat Anda yang sedang berjalan.")
+    now = office.now()
+    lines = ["Surat Anda yang sedang berjalan:"]
+    for letter, holder in rows:
+        who = f"{holder.nama} ({holder.jabatan})" if holder else "-"
+        lines.append(
+            f"\u2022 {letter_heading(letter)}: tahap {office.sop.states[letter.state].name}, dipegang {who}, "
+            f"sejak {_elapsed(letter.step_started_at, now)} lalu"
+        )
+    return Response.say("\n".join(lines))
+
+
+async def search(office: Office, staff: Staff, query: str) -> Response:
+    """/cari <nomor atau kata>: letters I may see (mine, held by me, acted on by me; everything not secret for
+    Kepala Dinas and admins) whose number or subject matches."""
+    words = query.split()
+    if not words:
+        return Response.say(
+            "Ketik /cari lalu nomor surat atau kata dari perihalnya, mis. /cari 500.16/7 atau /cari undangan."
+        )
+    wide = bool(staff.roles & {"kepala", "admin"})
+    async with office.uow() as uow:
+        acted = select(AuditEvent.letter_id).where(AuditEvent.actor_id == staff.id)
+        mine = or_(Letter.drafter_id == staff.id, Letter.holder_id == staff.id, Letter.id.in_(acted))
+        visible = or_(mine, Letter.sifat.not_in(list(SECRET_SIFAT))) if wide else mine
+        statement = select(Letter).where(visible)
+        for word in words[:5]:
+            pattern = f"%{word.replace('%', '').replace('_', '')}%"
+            statement = statement.where(or_(Letter.nomor.ilike(pattern), Letter.perihal.ilike(pattern)))
+        found = (await uow.session.scalars(statement.order_by(Letter.created_at.desc()).limit(LIST_LIMIT))).all()
+    if not found:
+        return Response.say(f"Tidak ada surat yang cocok dengan \u201c{query}\u201d.")
+    lines = [f"Hasil pencarian \u201c{query}\u201d ({len(found)}):"]
+    for letter in found:
+        lines.append(f"\u2022 {letter_heading(letter)}: tahap {office.sop.states[letter.state].name}")
+    return Response.say("\n".join(lines))
+
+
+def help_text(office: Office, staff: Staff) -> Response:
+    lines = [f"Bot surat keluar {office.sop.office} (SOP {office.sop.code}).", ""]
+    if staff.roles & office.sop.drafting_roles:
+        lines.append(
+            "\u2022 Konseptor: kirim PDF konsep surat. Data surat boleh ditulis di keterangan (caption): "
+            "Perihal: ...; Tujuan: ...; Sifat: Biasa; Urgensi: Segera; Klasifikasi: 500.16"
+        )
+    if any(office.sop.roles[r].verifier_level for r in staff.roles if r in office.sop.roles):
+        lines.append("\u2022 Verifikator: tekan Setujui (paraf) atau Revisi (dengan catatan) pada surat yang masuk.")
+    if "pengelola" in staff.roles:
+        lines.append(
+            "\u2022 Pengelola surat: Beri Nomor pada surat yang disetujui; Kirim surat yang sudah ditandatangani."
+        )
+    if "kepala" in staff.roles:
+        lines.append("\u2022 Kepala Dinas: Tandatangani (dengan passphrase) atau Kembalikan (dengan alasan).")
+    lines += [
+        "",
+        "/antrian \u2014 surat yang menunggu Anda",
+        "/status \u2014 surat Anda dan siapa yang memegangnya",
+        "/cari <nomor atau kata> \u2014 cari surat",
+        "/verifikasi \u2014 periksa keaslian PDF bertanda tangan",
+        "/batal \u2014 batalkan pertanyaan yang sedang ditunggu bot",
+    ]
+    return Response.say("\n".join(lines))

@@ -1,0 +1,98 @@
+"""What a chat handler takes and gives, the same for every channel: an inbound event in, replies out."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+MAX_CALLBACK = 64  # bytes of button data Telegram carries back (WhatsApp allows more; the lower limit rules)
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file a person sent; its bytes are fetched only when a handler needs them."""
+
+    name: str | None
+    media_type: str | None
+    size: int | None
+    fetch: Callable[[], Awaitable[bytes]] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A shared phone number, and whether it is the sender's own (Telegram: contact.user_id == from.id)."""
+
+    phone: str
+    own: bool
+
+
+@dataclass
+class Inbound:
+    """One thing a person did in a chat: a command, text, a file, a shared contact or a button press."""
+
+    channel: str  # "telegram", "whatsapp"
+    address: str  # the person's id on that channel (Telegram user id, WhatsApp wa_id)
+    name: str = ""
+    text: str | None = None
+    command: str | None = None  # without the slash, lower case
+    args: str = ""
+    file: IncomingFile | None = None
+    contact: Contact | None = None
+    callback: str | None = None  # a button's data
+    working: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)  # "the bot is working" (chat action)
+    discard: Callable[[], Awaitable[None]] = field(
+        default=_nothing, repr=False
+    )  # delete this message now, if the channel can
+
+    def __repr__(self) -> str:  # the text may be a passphrase: never show it in a log or a traceback
+        what = self.command or (
+            "callback" if self.callback else "file" if self.file else "contact" if self.contact else "text"
+        )
+        return f"Inbound(channel={self.channel!r}, address={self.address!r}, {what})"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > MAX_CALLBACK:
+            raise ValueError(f"button data longer than {MAX_CALLBACK} bytes: {self.data!r}")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A stored file to send (by its SHA-256 in the file store) under a display name."""
+
+    sha256: str
+    filename: str
+
+
+@dataclass
+class Reply:
+    """One message to the person: text, maybe a document, maybe buttons (rows of them)."""
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    document: Document | None = None
+    ask_contact: bool = False  # offer the "share my phone number" keyboard
+    remove_keyboard: bool = False
+
+
+@dataclass
+class Response:
+    """What the channel does after a handler: send the replies, answer the button press, tidy up."""
+
+    replies: list[Reply] = field(default_factory=list)
+    answer: str | None = None  # the short answer to a button press (a toast on Telegram)
+    delete_inbound: bool = False  # delete the person's message (it held a passphrase)
+    clear_buttons: bool = False  # remove the buttons of the message whose button was pressed
+
+    @classmethod
+    def say(cls, text: str, **reply: object) -> Response:
+        return cls([Reply(text, **reply)])  # type: ignore[arg-type]

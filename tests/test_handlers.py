@@ -1,0 +1,115 @@
+"""The chat core without a channel: the whole SOP through the handlers, and what bad input gets."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from suratbot.data.concept import example_letter
+from suratbot.handlers.notifications import render
+from suratbot.handlers.types import Reply
+from suratbot.services.keystore import make_demo_keys
+from suratbot.services.office import Office
+from suratbot.storage.models import Letter, OutboxMessage, Staff
+from tests.chat import Person
+
+PASSPHRASE = "kunci-demo-2026"
+CAPTION = (
+    "Perihal: Undangan Rapat; Tujuan: Camat se-Kabupaten Sumedang; Sifat: Biasa; Urgensi: Segera; Klasifikasi: 500.16"
+)
+
+
+async def person(office: Office, jabatan: str, address: str) -> Person:
+    async with office.uow() as uow:
+        staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == jabatan))
+    assert staff is not None
+    p = Person(office, address, staff.telepon, staff.nama)
+    await p.join()
+    p.staff_id = staff.id  # type: ignore[attr-defined]
+    return p
+
+
+async def inbox(office: Office, p: Person) -> list[Reply]:
+    """The notifications waiting for `p` (what the outbox sender would deliver), rendered."""
+    async with office.uow() as uow:
+        rows = (
+            await uow.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.recipient_id == p.staff_id).order_by(OutboxMessage.id)  # type: ignore[attr-defined]
+            )
+        ).all()
+        out = []
+        for row in rows:
+            letter = await uow.session.get(Letter, row.letter_id) if row.letter_id else None
+            out.append(render(office, row, letter))
+    p.seen.extend(out)
+    return out
+
+
+async def test_the_whole_sop_through_the_handlers(office: Office) -> None:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    drafter = await person(office, "Analis Perizinan", "101")
+    kasi = await person(office, "Kepala Seksi Perizinan Usaha", "102")
+    kabid = await person(office, "Kepala Bidang Pelayanan Perizinan", "103")
+    clerk = await person(office, "Pengelola Surat", "104")
+    kepala = await person(office, "Kepala Dinas", "105")
+
+    await drafter.upload(example_letter("Undangan Rapat", "Camat"), caption=CAPTION)
+    assert "Ringkasan konsep surat" in drafter.text()
+    await drafter.press("Kirim ke verifikator")
+    assert "diajukan" in drafter.text() and "Lina Herlina" in drafter.text()
+
+    [task] = await inbox(office, kasi)
+    assert task.document is not None and "Setujui" in str(task.buttons)
+    await kasi.press("Revisi", task)
+    await kasi.say("Tambahkan jam rapat.")
+    assert "dikembalikan" in kasi.text()
+    revision = [r for r in await inbox(office, drafter) if "Tambahkan jam rapat." in r.text][-1]
+    await drafter.press("Unggah revisi", revision)
+    await drafter.upload(example_letter("Undangan Rapat", "Camat", version=2), caption="jam sudah ditambahkan")
+    assert "Revisi terkirim" in drafter.text()
+
+    task = (await inbox(office, kasi))[-1]
+    await kasi.press("Setujui", task)
+    again = await kasi.press("Setujui", task)  # a double tap
+    assert again.answer and "tidak berlaku" in again.answer
+    await kabid.press("Setujui", (await inbox(office, kabid))[-1])
+
+    await clerk.press("Beri Nomor", (await inbox(office, clerk))[-1])
+    assert "Nomor berikutnya: 500.16/1/DPMPTSP/2026" in clerk.text()
+    await clerk.press("Beri Nomor (500.16)")
+    assert "Nomor 500.16/1/DPMPTSP/2026 diberikan" in clerk.text()
+
+    await kepala.press("Tandatangani", (await inbox(office, kepala))[-1])
+    wrong = await kepala.say("bukan-ini")
+    assert wrong.delete_inbound and "salah" in kepala.text()
+    signed = await kepala.say(PASSPHRASE)
+    assert signed.delete_inbound and "sudah ditandatangani" in kepala.text()
+    assert signed.replies[0].document is not None
+
+    await clerk.press("Kirim", (await inbox(office, clerk))[-1])
+    await clerk.press("SRIKANDI")
+    await clerk.say("agenda 123")
+    assert "tercatat terkirim melalui SRIKANDI (agenda 123)" in clerk.text()
+    news = [r.text for r in await inbox(office, drafter)]
+    assert any("telah dikirim" in t for t in news)
+
+
+async def test_strangers_forwarded_contacts_and_forged_buttons(office: Office) -> None:
+    stranger = Person(office, "999", "+6281299999999", "Orang Lain")
+    first = await stranger.say("/start")
+    assert first.replies[0].ask_contact
+    refused = await stranger.join()
+    assert "tidak ada di daftar pegawai" in stranger.text()
+    assert refused.replies[0].remove_keyboard
+    nothing = await stranger.press_data("setujui|abc|verifikasi_1")
+    assert nothing.answer and "Bagikan nomor" in nothing.answer
+
+    drafter = await person(office, "Analis Perizinan", "201")
+    forged = await drafter.press_data("setujui|AAAAAAAAAAAAAAAAAAAAAA|verifikasi_1")
+    assert forged.answer and "tidak ditemukan" in forged.answer
+    junk = await drafter.press_data("x" * 40)
+    assert junk.answer == "Tombol ini tidak dikenal."
+    word = await drafter.upload(b"PK\x03\x04...", name="konsep.docx",
+                                media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")  # fmt: skip
+    assert "Word belum bisa" in word.replies[0].text
+    damaged = await drafter.upload(b"%PDF-1.7 truncated", name="rusak.pdf")
+    assert "rusak" in damaged.replies[0].text

@@ -1,0 +1,211 @@
+"""End to end on Telegram: the real python-telegram-bot Application and outbox sender over HTTP against the fake
+Bot API server on 127.0.0.1, the real database, real files and real signatures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from suratbot.bot.app import Bot, TelegramSettings, start_bot
+from suratbot.bot.fakebotapi import FakeBotApi, FakeUser
+from suratbot.bot.outbox import Limits
+from suratbot.data.concept import example_letter
+from suratbot.services.keystore import make_demo_keys
+from suratbot.services.office import Office
+from suratbot.services.verification import verify_letter
+from suratbot.storage.models import Letter, OutboxMessage, Staff
+
+PASSPHRASE = "kunci-demo-2026"
+CAPTION = (
+    "Perihal: Undangan Rapat Koordinasi; Tujuan: Camat se-Kabupaten Sumedang; Sifat: Biasa; Urgensi: Segera; "
+    "Klasifikasi: 500.16"
+)
+FAST = Limits(per_second=200.0, per_chat_interval=0.0)  # the fake server has no flood limits to respect
+
+
+@dataclass
+class Harness:
+    office: Office
+    api: FakeBotApi
+    bot: Bot
+
+    async def restart(self) -> None:
+        """The bot process stops and a new one starts on the same database (a new Application)."""
+        await self.bot.stop()
+        self.bot = await _start(self.office, self.api)
+
+
+async def _start(office: Office, api: FakeBotApi) -> Bot:
+    settings = TelegramSettings(
+        api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot", poll_timeout=1
+    )
+    return await start_bot(office, telegram=settings, limits=FAST, outbox_poll=0.2)
+
+
+@pytest.fixture
+async def harness(office: Office) -> AsyncIterator[Harness]:
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    api = FakeBotApi()
+    await api.start()
+    bot = await _start(office, api)
+    h = Harness(office, api, bot)
+    yield h
+    await h.bot.stop()
+    await api.stop()
+
+
+async def member(h: Harness, jabatan: str, user_id: int) -> FakeUser:
+    """A roster member who joins: /start, then shares their own contact."""
+    async with h.office.uow() as uow:
+        staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == jabatan))
+    assert staff is not None
+    user = h.api.user(user_id, staff.nama.split()[0])
+    user.send_text("/start")
+    await user.wait_for(lambda m: m.reply_keyboard is not None)
+    user.share_contact(staff.telepon)
+    await user.wait_for_text("Akun ini sekarang terhubung")
+    return user
+
+
+def with_button(label: str) -> object:
+    return lambda m: any(label in b[0] for row in m.buttons for b in row)
+
+
+async def test_the_whole_sop_on_telegram(harness: Harness) -> None:
+    h = harness
+    drafter = await member(h, "Analis Perizinan", 1001)
+    kasi = await member(h, "Kepala Seksi Perizinan Usaha", 1002)
+    kabid = await member(h, "Kepala Bidang Pelayanan Perizinan", 1003)
+    clerk = await member(h, "Pengelola Surat", 1004)
+    kepala = await member(h, "Kepala Dinas", 1005)
+    assert {c["command"] for c in h.api.commands} >= {"antrian", "status", "cari", "bantuan", "verifikasi"}
+
+    drafter.send_document(example_letter("Undangan Rapat Koordinasi", "Camat"), "undangan.pdf", caption=CAPTION)
+    summary = await drafter.wait_for(with_button("Kirim ke verifikator"))
+    drafter.press(summary, "Kirim ke verifikator")
+    await drafter.wait_for_text("diajukan")
+
+    task = await kasi.wait_for(with_button("Setujui"))
+    assert task.document is not None and task.document[1].startswith(b"%PDF")
+    kasi.press(task, "Revisi")
+    await kasi.wait_for_text("Tuliskan catatan revisi")
+    kasi.send_text("Mohon tambahkan jam dan tempat rapat.")
+    back = await drafter.wait_for(lambda m: "Mohon tambahkan jam dan tempat rapat." in (m.text or m.caption or ""))
+    drafter.press(back, "Unggah revisi")
+    await drafter.wait_for_text("Kirim berkas PDF revisinya")
+    drafter.send_document(example_letter("Undangan Rapat Koordinasi", "Camat", version=2), "undangan-v2.pdf")
+    await drafter.wait_for_text("Revisi terkirim")
+
+    task2 = await kasi.wait_for(with_button("Setujui"), after=task)
+    assert not task.buttons or task.edits  # the old task lost its buttons
+    kasi.press(task2, "Setujui")
+    kasi.press(task2, "Setujui")  # a double tap: the second press changes nothing
+    await kasi.wait_for_text("Paraf Anda tercatat")
+    kabid_task = await kabid.wait_for(with_button("Setujui"))
+    kabid.press(kabid_task, "Setujui")
+
+    number = await clerk.wait_for(with_button("Beri Nomor"))
+    clerk.press(number, "Beri Nomor")
+    proposal = await clerk.wait_for(lambda m: "Nomor berikutnya" in (m.text or ""))
+    clerk.press(proposal, "Beri Nomor (500.16)")
+    await clerk.wait_for_text("Nomor 500.16/1/DPMPTSP/2026 diberikan")
+
+    sign = await kepala.wait_for(with_button("Tandatangani"))
+    assert "500.16/1/DPMPTSP/2026" in (sign.caption or sign.text or "")
+    kepala.press(sign, "Tandatangani")
+    await kepala.wait_for_text("Ketik kata sandi")
+    kepala.send_text(PASSPHRASE)
+    signed = await kepala.wait_for(lambda m: m.document is not None and "ditandatangani" in (m.caption or ""))
+    assert (kepala.user_id, signed.message_id - 2) in h.api.deleted_user_messages or any(
+        chat == kepala.user_id for chat, _ in h.api.deleted_user_messages
+    )  # the passphrase message is gone
+    assert "typing" in kepala.chat_actions
+    assert signed.document is not None
+    result = await verify_letter(h.office, signed.document[1])
+    assert result.ok and result.nomor == "500.16/1/DPMPTSP/2026"
+
+    send = await clerk.wait_for(with_button("Kirim"), after=number)
+    clerk.press(send, "Kirim")
+    routes = await clerk.wait_for(with_button("SRIKANDI"))
+    clerk.press(routes, "SRIKANDI")
+    await clerk.wait_for_text("catatan pengiriman")
+    clerk.send_text("agenda 77")
+    await clerk.wait_for_text("tercatat terkirim melalui SRIKANDI (agenda 77)")
+    await drafter.wait_for_text("telah dikirim ke Camat se-Kabupaten Sumedang")
+    async with h.office.uow() as uow:
+        letter = await uow.session.scalar(select(Letter))
+        assert letter is not None and letter.state == "terkirim"
+
+
+async def test_strangers_forged_buttons_and_wrong_files(harness: Harness) -> None:
+    h = harness
+    admin = await member(h, "Pengelola Surat", 2001)  # the example clerk is also an admin
+    stranger = h.api.user(2999, "Asing")
+    stranger.send_text("halo")
+    await stranger.wait_for(lambda m: m.reply_keyboard is not None)
+    stranger.share_contact("+6281299990000")
+    await stranger.wait_for_text("tidak ada di daftar pegawai")
+    await admin.wait_for_text("mencoba memakai bot dengan nomor +6281299990000")
+
+    drafter = h.api.user(2002, "Rizki")
+    async with h.office.uow() as uow:
+        phone = await uow.session.scalar(select(Staff.telepon).where(Staff.jabatan == "Analis Perizinan"))
+    drafter.send_text("/start")
+    await drafter.wait_for(lambda m: m.reply_keyboard is not None)
+    drafter.share_contact(phone or "", user_id=4242)  # someone else's contact card, forwarded
+    await drafter.wait_for_text("bukan milik Anda")
+    drafter.share_contact(phone or "")
+    joined = await drafter.wait_for_text("Akun ini sekarang terhubung")
+
+    drafter.send_document(
+        b"PK\x03\x04 not really",
+        "konsep.docx",
+        mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
+    await drafter.wait_for_text("Berkas Word belum bisa")
+    drafter.send_document(b"%PDF-1.7 cut short", "rusak.pdf")
+    await drafter.wait_for_text("rusak atau tidak lengkap")
+    drafter.send_document(b"GIF89a", "gambar.gif", mime_type="image/gif")
+    await drafter.wait_for_text("bukan PDF")
+
+    drafter.press_data(joined, "setujui|AAAAAAAAAAAAAAAAAAAAAA|verifikasi_1")
+    await drafter.wait_for_text("tidak ditemukan")
+    assert any("tidak ditemukan" in a for a in drafter.answers)
+    async with h.office.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Letter)) == 0
+
+
+async def test_a_restart_mid_flow_loses_nothing_and_sends_nothing_twice(harness: Harness) -> None:
+    h = harness
+    drafter = await member(h, "Analis Perizinan", 3001)
+    kasi = await member(h, "Kepala Seksi Perizinan Usaha", 3002)
+    drafter.send_document(example_letter("Undangan", "Camat"), "undangan.pdf", caption=CAPTION)
+    summary = await drafter.wait_for(with_button("Kirim ke verifikator"))
+    await h.restart()  # the pending prompt (the summary) lives in the database
+    drafter.press(summary, "Kirim ke verifikator")
+    await drafter.wait_for_text("diajukan")
+    task = await kasi.wait_for(with_button("Setujui"))
+    await h.restart()
+    kasi.press(task, "Setujui")
+    await kasi.wait_for_text("Paraf Anda tercatat")
+    statuses = await drained(h)
+    assert set(statuses) <= {"sent", "usang", "tanpa_saluran"}  # the Kabid never joined: theirs waits for them
+    assert "tanpa_saluran" in statuses
+    assert len([m for m in kasi.messages if m.document is not None]) == 1  # the task arrived once
+    assert len([m for m in drafter.messages if "diajukan" in (m.text or "")]) == 1
+
+
+async def drained(h: Harness, seconds: float = 10.0) -> list[str]:
+    """The outbox statuses once the sender has nothing left to do now."""
+    import asyncio
+
+    for _ in range(int(seconds / 0.1)):
+        async with h.office.uow() as uow:
+            statuses = list((await uow.session.scalars(select(OutboxMessage.status))).all())
+        if not {"pending", "sending"} & set(statuses):
+            return statuses
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"outbox not drained: {statuses}")

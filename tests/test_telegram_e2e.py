@@ -209,3 +209,67 @@ async def drained(h: Harness, seconds: float = 10.0) -> list[str]:
             return statuses
         await asyncio.sleep(0.1)
     raise AssertionError(f"outbox not drained: {statuses}")
+
+
+class _Mailbox:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) keeping what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(envelope.content)  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+async def test_the_clerk_sends_by_e_mail_or_forwards_to_a_chat(harness: Harness) -> None:
+    import email
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from suratbot.services.mail import SmtpSetup
+    from tests.helpers import letter_at, people
+
+    h = harness
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = _Mailbox()
+    server = Controller(mailbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        h.office.smtp = SmtpSetup(host="127.0.0.1", port=port, sender="surat@dpmptsp.example.go.id", starttls=False)
+        p = await people(h.office)
+        first = await letter_at(h.office, p, "pengiriman")
+        clerk = await member(h, "Pengelola Surat", 4001)  # notifications queued before they joined arrive now
+        task = await clerk.wait_for(with_button("Kirim"))
+        clerk.press(task, "Kirim")
+        routes = await clerk.wait_for(with_button("surel"))
+        clerk.press(routes, "surel")
+        await clerk.wait_for_text("alamat surel")
+        clerk.send_text("bukan alamat")
+        await clerk.wait_for_text("bukan alamat surel (e-mail) yang valid")
+        clerk.send_text("camat@sumedang.example.go.id")
+        await clerk.wait_for_text("tercatat terkirim melalui surel (e-mail) (ke camat@sumedang.example.go.id)")
+        [raw] = mailbox.messages
+        mail = email.message_from_bytes(raw)
+        assert mail["To"] == "camat@sumedang.example.go.id" and first.nomor in mail["Subject"]  # type: ignore[operator]
+        [attachment] = [part for part in mail.walk() if part.get_content_type() == "application/pdf"]
+        assert attachment.get_payload(decode=True) == h.office.files.get(first.current_version)
+
+        second = await letter_at(h.office, p, "pengiriman")
+        group = h.api.user(-1007, "Grup Sekretariat")  # a chat the bot is in
+        task2 = await clerk.wait_for(with_button("Kirim"), after=task)
+        clerk.press(task2, "Kirim")
+        routes2 = await clerk.wait_for(with_button("Teruskan ke chat"), after=routes)
+        clerk.press(routes2, "Teruskan ke chat")
+        await clerk.wait_for_text("Ketik chat tujuan")
+        clerk.send_text("@grup_yang_tidak_ada")
+        await clerk.wait_for_text("Bot tidak bisa mengirim ke @grup_yang_tidak_ada")
+        clerk.send_text("-1007")
+        await clerk.wait_for_text("tercatat terkirim melalui pesan chat (ke -1007)")
+        forwarded = await group.wait_for(lambda m: m.document is not None)
+        assert forwarded.document is not None and forwarded.document[1] == h.office.files.get(second.current_version)
+    finally:
+        server.stop()

@@ -26,18 +26,33 @@ class TelegramSettings:
 
 
 @dataclass
+class WebhookSettings:
+    """Telegram pushes updates to `{public base}/webhooks/telegram`, with `secret` in a header we check."""
+
+    base_url: str  # the public https address of this app (WEBHOOK_URL)
+    secret: str = field(repr=False)
+
+    @property
+    def telegram_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/webhooks/telegram"
+
+
+@dataclass
 class Bot:
     """A running bot: its channels and its outbox sender (`start`, then `stop`)."""
 
     office: Office
     telegram: TelegramChannel | None = None
     sender: OutboxSender | None = None
+    webhook: WebhookSettings | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def channels(self) -> list[str]:
-        return [name for name, on in (("telegram", self.telegram is not None),) if on]
+        if self.telegram is None:
+            return []
+        return ["telegram (webhook)" if self.webhook else "telegram (long polling)"]
 
     async def stop(self) -> None:
         self._stop.set()
@@ -56,12 +71,14 @@ async def start_bot(
     office: Office,
     *,
     telegram: TelegramSettings | None,
+    webhook: WebhookSettings | None = None,
     limits: Limits | None = None,
     outbox_poll: float = 2.0,
     on_ready: Callable[[Bot], None] | None = None,
 ) -> Bot:
-    """Start every configured channel (long polling) and the outbox sender; a restart picks up what was pending."""
-    bot = Bot(office)
+    """Start every configured channel (long polling, or a webhook the web app serves) and the outbox sender;
+    a restart picks up what was pending."""
+    bot = Bot(office, webhook=webhook)
     channels: dict[str, Channel] = {}
     if telegram is not None:
         bot.telegram = TelegramChannel(
@@ -75,12 +92,15 @@ async def start_bot(
         await app.initialize()
         await bot.telegram.register_commands()
         await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=telegram.poll_interval if telegram else 0.0,
-            timeout=telegram.poll_timeout if telegram else 10,
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-        )
+        allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
+        if webhook is not None:  # updates arrive at the web app, which puts them on the application's queue
+            await app.bot.set_webhook(webhook.telegram_url, secret_token=webhook.secret, allowed_updates=allowed)
+        else:
+            await app.bot.delete_webhook()
+            assert app.updater is not None and telegram is not None
+            await app.updater.start_polling(
+                poll_interval=telegram.poll_interval, timeout=telegram.poll_timeout, allowed_updates=allowed
+            )
     bot._tasks.append(asyncio.create_task(bot.sender.run(bot._stop)))
     if on_ready is not None:
         on_ready(bot)

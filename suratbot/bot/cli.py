@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("file", type=Path)
     verify.add_argument("--english", action="store_true", help="print the result in English")
 
+    sub.add_parser("run", help="jalankan bot (Telegram: long polling, atau webhook bila WEBHOOK_URL diisi) dan web")
+
     demo = sub.add_parser("demo", help="jalankan seluruh SOP untuk satu surat di mesin ini")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="folder hasil (default: demo-output)")
     return parser
@@ -100,6 +102,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(str(exc), file=sys.stderr)
             return EXIT_FAIL
         return EXIT_OK
+    if args.command == "run":
+        from suratbot.bot.serve import configure_logging, serve
+
+        configure_logging(settings)
+        try:
+            return await serve(settings)
+        except ValueError as exc:
+            print(f"Pengaturan tidak lengkap: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         options = settings.office_options()
     except ValueError as exc:

@@ -26,10 +26,24 @@ class Settings(BaseSettings):
     sop_file: Path | None = None
     public_url: str = "http://localhost:8080"
     web_port: int = 8080
+    web_host: str = "0.0.0.0"
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    # Webhook mode: Telegram posts updates to {WEBHOOK_URL}/webhooks/telegram (this app, on WEB_PORT behind your
+    # https proxy); without it the bot uses long polling. The secret is checked on every request (generated
+    # at each start when empty).
+    webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    # E-mail for dispatching signed letters (the clerk's "Kirim surel"); without SMTP_HOST that route is off.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "suratbot@localhost"
+    smtp_starttls: bool = True
 
     whatsapp_access_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None
@@ -99,6 +113,17 @@ class Settings(BaseSettings):
             from suratbot.signing.stamping import DEFAULT_FALLBACK
 
             options["number_boxes"] = {**DEFAULT_FALLBACK, **boxes}
+        if self.smtp_host:
+            from suratbot.services.mail import SmtpSetup
+
+            options["smtp"] = SmtpSetup(
+                host=self.smtp_host,
+                port=self.smtp_port,
+                sender=self.smtp_sender,
+                username=self.smtp_username,
+                password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+                starttls=self.smtp_starttls,
+            )
         if self.signature_footer:
             options["footer"] = tuple(line.strip() for line in self.signature_footer.split("|") if line.strip())
         return options

@@ -6,7 +6,7 @@ from __future__ import annotations
 from suratbot.handlers import buttons
 from suratbot.handlers.common import refused
 from suratbot.handlers.numbering import _safe
-from suratbot.handlers.types import Button, Reply, Response
+from suratbot.handlers.types import Button, Document, Inbound, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.mail import check_address, send_letter
 from suratbot.services.notices import DISPATCH_ROUTES
@@ -19,7 +19,9 @@ ROUTE_NOTE = "jalur"  # prompt: the e-mail address, or the note of another route
 OTHER_ROUTES = ("srikandi", "kurir", "lainnya")
 
 
-async def choose_route(office: Office, staff: Staff, letter_id: str | None, state: str | None) -> Response:
+async def choose_route(
+    office: Office, staff: Staff, letter_id: str | None, state: str | None, *, forwarding: bool = False
+) -> Response:
     try:
         letter = await buttons.turn(office, letter_id, state, staff, "kirim")
     except Refusal as refusal:
@@ -27,6 +29,8 @@ async def choose_route(office: Office, staff: Staff, letter_id: str | None, stat
     rows: list[list[Button]] = []
     if office.smtp is not None:
         rows.append([Button("\U0001f4e7 Kirim surel (e-mail)", buttons.encode("jalur:email", letter.id, letter.state))])
+    if forwarding:
+        rows.append([Button("\U0001f4ac Teruskan ke chat", buttons.encode("jalur:chat", letter.id, letter.state))])
     rows.append(
         [
             Button(f"\u2714\ufe0f {DISPATCH_ROUTES[r]}", buttons.encode(f"jalur:{r}", letter.id, letter.state))
@@ -51,12 +55,18 @@ async def route(office: Office, staff: Staff, route: str, letter_id: str | None,
     )
     if route == "email":
         question = "Ketik alamat surel (e-mail) tujuan. PDF bertanda tangan dilampirkan."
+    elif route == "chat":
+        question = (
+            "Ketik chat tujuan: @nama_pengguna grup/kanal, atau ID chat. Bot harus sudah menjadi anggota grup/kanal "
+            "itu."
+        )
     else:
         question = f"Tulis catatan pengiriman lewat {DISPATCH_ROUTES[route]} (mis. nomor resi/agenda), atau ketik - bila tidak ada."
     return Response([Reply(question)], answer=DISPATCH_ROUTES[route], clear_buttons=True)
 
 
-async def route_note(office: Office, staff: Staff, prompt: PendingPrompt, text: str) -> Response:
+async def route_note(office: Office, staff: Staff, prompt: PendingPrompt, inbound: Inbound) -> Response:
+    text = inbound.text or ""
     route = prompt.payload.get("jalur", "lainnya")
     assert prompt.letter_id is not None
     try:
@@ -77,13 +87,21 @@ async def route_note(office: Office, staff: Staff, prompt: PendingPrompt, text: 
                 filename=f"{_safe(letter.nomor or letter.id)}.pdf",
             )
             note = f"ke {address}"
+        elif route == "chat":
+            target = text.strip()
+            if inbound.send_to is None or not target or len(target) > 64 or " " in target:
+                raise Refusal("chat_salah", "Chat tujuan tidak dikenali. Ketik @nama_pengguna atau ID chat.")
+            caption = f"Surat {office.sop.office} Nomor {letter.nomor}. Keaslian: {office.verify_url(letter.id)}"
+            document = Document(letter.current_version, f"{_safe(letter.nomor or letter.id)}.pdf")
+            await inbound.send_to(target, Reply(caption, document=document))
+            note = f"ke {target}"
         elif note == "-":
             note = None
         letter = await letters.dispatch(
             office, letter.id, staff.id, route=route, note=note, expected_state=prompt.expected_state
         )
     except Refusal as refusal:
-        if refusal.code in ("surel_salah", "surel_ditolak", "surel_gagal"):
+        if refusal.code in ("surel_salah", "surel_ditolak", "surel_gagal", "chat_salah", "chat_gagal"):
             return refused(refusal)  # the prompt stays: another address, or /batal
         await prompts.clear(office, staff.id)
         return refused(refusal)

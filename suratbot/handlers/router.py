@@ -51,7 +51,7 @@ async def _route(office: Office, inbound: Inbound) -> Response:
             return Response(answer="Bagikan nomor telepon Anda dahulu (ketik /start).")
         return onboarding.welcome(office)
     if inbound.callback is not None:
-        return await _button(office, staff, inbound.callback)
+        return await _button(office, staff, inbound)
     if inbound.command is not None:
         return await _command(office, staff, inbound)
     prompt = await prompts.pending(office, staff.id)
@@ -75,7 +75,7 @@ async def _route(office: Office, inbound: Inbound) -> Response:
     if prompt.kind == numbering.CLASSIFICATION:
         return await numbering.classification(office, staff, prompt, text)
     if prompt.kind == dispatching.ROUTE_NOTE:
-        return await dispatching.route_note(office, staff, prompt, text)
+        return await dispatching.route_note(office, staff, prompt, inbound)
     if prompt.kind == drafting.REVISION:
         return Response.say("Bot menunggu berkas PDF revisinya (bukan teks). Kirim PDF-nya, atau ketik /batal.")
     if prompt.kind == verifying.VERIFY:
@@ -106,8 +106,8 @@ async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
     return Response.say(f"Perintah /{command} tidak dikenal. Ketik /bantuan.")
 
 
-async def _button(office: Office, staff: Staff, data: str) -> Response:
-    decoded = buttons.decode(data)
+async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
+    decoded = buttons.decode(inbound.callback or "")
     if decoded is None:
         return Response(answer="Tombol ini tidak dikenal.", clear_buttons=True)
     verb, letter_id, state = decoded
@@ -124,7 +124,7 @@ async def _button(office: Office, staff: Staff, data: str) -> Response:
     if verb == "tandatangani":
         return await signing.ask_passphrase(office, staff, letter_id, state)
     if verb == "kirim":
-        return await dispatching.choose_route(office, staff, letter_id, state)
+        return await dispatching.choose_route(office, staff, letter_id, state, forwarding=inbound.send_to is not None)
     if verb.startswith("jalur:"):
         return await dispatching.route(office, staff, verb.removeprefix("jalur:"), letter_id, state)
     if verb == "ajukan_ulang":

@@ -43,10 +43,11 @@ class Inbound:
     file: IncomingFile | None = None
     contact: Contact | None = None
     callback: str | None = None  # a button's data
-    working: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)  # "the bot is working" (chat action)
-    discard: Callable[[], Awaitable[None]] = field(
-        default=_nothing, repr=False
-    )  # delete this message now, if the channel can
+    # "The bot is working" (a chat action), and: delete this message now, if the channel can.
+    working: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)
+    discard: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)
+    # Send a message to another chat on this channel (a group, a channel, @username or id); Refusal if it cannot.
+    send_to: Callable[[str, Reply], Awaitable[None]] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # the text may be a passphrase: never show it in a log or a traceback
         what = self.command or (

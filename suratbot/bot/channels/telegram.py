@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -25,6 +26,7 @@ from suratbot.bot.outbox import RetryLater, Undeliverable
 from suratbot.handlers import router
 from suratbot.handlers.types import Contact, Inbound, IncomingFile, Reply, Response
 from suratbot.services.office import Office
+from suratbot.workflow.machine import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ class TelegramChannel:
         user = update.effective_user
         assert user is not None
         chat_id = user.id
-        base = {"channel": NAME, "address": str(user.id), "name": user.full_name}
+        base: dict[str, Any] = {"channel": NAME, "address": str(user.id), "name": user.full_name}
         bot = self.bot
 
         async def working() -> None:
@@ -103,6 +105,20 @@ class TelegramChannel:
             except (NetworkError, BadRequest):
                 pass
 
+        async def send_to(target: str, reply: Reply) -> None:
+            chat: int | str = int(target) if target.lstrip("-").isdigit() else target
+            if isinstance(chat, str) and not chat.startswith("@"):
+                chat = "@" + chat
+            try:
+                await self._send(chat, reply)
+            except (BadRequest, Forbidden) as exc:
+                raise Refusal(
+                    "chat_gagal",
+                    f"Bot tidak bisa mengirim ke {target}: pastikan chat itu ada dan bot sudah menjadi anggotanya. "
+                    "Ketik chat lain, atau /batal.",
+                ) from exc
+
+        base["send_to"] = send_to
         if update.callback_query is not None:
             return Inbound(**base, callback=update.callback_query.data or "", working=working)
         message = update.message

@@ -1,0 +1,102 @@
+"""`suratbot run` as a process: logging that never shows a secret, the bot, the web app, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from typing import TextIO
+
+import uvicorn
+
+from suratbot.bot.app import TelegramSettings, WebhookSettings, start_bot
+from suratbot.bot.config import Settings
+from suratbot.bot.web import web_app
+from suratbot.services.office import Office
+from suratbot.storage import db
+
+
+class Redact(logging.Filter):
+    """Takes every secret out of every log line (the bot token is part of Telegram's API URLs)."""
+
+    def __init__(self, secrets_: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets_ if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for s in self.secrets:
+                message = message.replace(s, "<rahasia>")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    secret_values = [
+        v.get_secret_value()
+        for v in (settings.telegram_bot_token, settings.telegram_webhook_secret, settings.smtp_password)
+        if v is not None
+    ]
+    handler = logging.StreamHandler()
+    handler.addFilter(Redact(secret_values))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):  # httpx logs every URL, token included
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> int:
+    """Run until SIGINT/SIGTERM (or `stop`); exit status for the CLI."""
+    office = Office.open(
+        settings.load_sop(),
+        settings.database_url.get_secret_value(),
+        settings.data_dir,
+        public_url=settings.public_url,
+        **settings.office_options(),
+    )
+    try:
+        if await db.current_revision(office.engine) != db.head_revision():
+            print("Skema basis data belum mutakhir: jalankan `suratbot db upgrade` dahulu.", file=sys.stderr)
+            return 1
+        telegram = webhook = None
+        if settings.telegram_bot_token is not None:
+            telegram = TelegramSettings(
+                settings.telegram_bot_token.get_secret_value(),
+                base_url=settings.telegram_base_url,
+                base_file_url=settings.telegram_base_file_url,
+            )
+            if settings.webhook_url:
+                secret = (
+                    settings.telegram_webhook_secret.get_secret_value()
+                    if settings.telegram_webhook_secret
+                    else secrets.token_urlsafe(32)
+                )
+                webhook = WebhookSettings(settings.webhook_url, secret)
+        bot = await start_bot(office, telegram=telegram, webhook=webhook)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                web_app(bot), host=settings.web_host, port=settings.web_port, log_level="warning", lifespan="off"
+            )
+        )
+        server_task = asyncio.create_task(server.serve())
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+                pass
+        channels = ", ".join(bot.channels) or "tidak ada (isi TELEGRAM_BOT_TOKEN di .env)"
+        print(f"suratbot berjalan. Saluran chat: {channels}. Web: port {settings.web_port}. Ctrl+C untuk berhenti.",
+              file=out, flush=True)  # fmt: skip
+        await stop.wait()
+        server.should_exit = True
+        await server_task
+        await bot.stop()
+        print("suratbot berhenti.", file=out, flush=True)
+        return 0
+    finally:
+        await office.close()

@@ -1,0 +1,49 @@
+"""The project's web app (Starlette): health check and the Telegram webhook (the QR page and dashboard come later)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from json import JSONDecodeError
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Update
+
+from suratbot.bot.app import Bot
+
+log = logging.getLogger(__name__)
+MAX_UPDATE_BYTES = 1_000_000  # an update is a few KB; files are fetched separately
+
+
+def web_app(bot: Bot) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "channels": bot.channels})
+
+    async def telegram_webhook(request: Request) -> Response:
+        if bot.telegram is None or bot.webhook is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(given.encode(), bot.webhook.secret.encode()):
+            return PlainTextResponse("Forbidden", status_code=403)
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return PlainTextResponse("Payload Too Large", status_code=413)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, bot.telegram.bot) if isinstance(data, dict) else None
+        except (JSONDecodeError, ValueError, TypeError, KeyError):
+            update = None
+        if update is None:
+            return PlainTextResponse("Bad Request", status_code=400)
+        await bot.telegram.application.update_queue.put(update)  # handled after we answer: Telegram wants speed
+        return PlainTextResponse("OK")
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
+        ]
+    )

@@ -383,21 +383,25 @@ def test_demo_runs_the_whole_sop(cli: Cli) -> None:
 
     assert result.code == 0, result.err
     transcript = result.out
-    assert "tahap: Terkirim" in transcript
-    assert f"nomor {nomor}" in transcript
+    assert "python-telegram-bot" in transcript and "server Bot API tiruan" in transcript
+    assert f"tahap Terkirim; nomor {nomor}" in transcript
     assert f"Buku nomor: {nomor} (aktif)" in transcript
     assert "Daftar pegawai contoh: Impor selesai: 11 pegawai baru" in transcript
-    # The three refused attempts are told, with the reason each was refused.
-    refused = [line for line in transcript.splitlines() if "✗ ditolak" in line]
-    assert len(refused) == 4
-    assert "Tombol ini tidak berlaku lagi" in refused[0]  # an old Setujui button pressed again
-    assert "bukan PDF" in refused[1]
-    assert "tidak berwenang" in refused[2]  # someone of another unit
-    assert "Kata sandi (passphrase) salah" in refused[3]
+    # Each person's chat is shown as on their phone, refused attempts with the reason each was refused.
+    for person in ("Rizki Ramadhan", "Lina Herlina", "Ir. Bambang Hermawan", "Yusuf Maulana", "Dr. H. Asep Suryana"):
+        assert f"--- {person} (" in transcript
+    assert "Tombol ini tidak berlaku lagi" in transcript  # an old Setujui button pressed again
+    assert "Berkas Word belum bisa diterima" in transcript
+    assert "Anda tidak berwenang melakukan aksi ini" in transcript  # someone of another unit
+    assert "Kata sandi (passphrase) salah. Surat belum ditandatangani. Sisa percobaan: 2." in transcript
     assert "  SAH: dokumen ini surat yang ditandatangani kantor ini" in transcript
-    # The buttons a person would press carry the contract's words.
-    for caption in ("[Setujui]", "[Revisi]", "[Beri Nomor]", "[Tandatangani]", "[Kembalikan]", "[Kirim]"):
-        assert caption in transcript
+    # The buttons people pressed carry the contract's words.
+    for caption in ("Setujui)", "Revisi)", "Beri Nomor)", "Tandatangani)", "Kirim)"):
+        assert "(tekan " in transcript and caption in transcript
+    # The passphrase never stays in a chat: both messages that held one were deleted by the bot.
+    chats = transcript.split("== Obrolan setiap orang", 1)[1]
+    assert "demo-tte-sumedang" not in chats and "salah-ketik" not in chats
+    assert chats.count("> [pesan dihapus oleh bot]") == 2
 
     audit = out_dir / "jejak-audit.csv"
     assert audit.exists()
@@ -405,7 +409,7 @@ def test_demo_runs_the_whole_sop(cli: Cli) -> None:
         rows = list(csv.DictReader(f))
     assert [r["aksi"] for r in rows] == DEMO_ACTIONS  # refused attempts leave no audit event
     assert rows[3]["catatan"] == "Tambahkan jam dan tempat rapat pada paragraf kedua."
-    assert (rows[-1]["ke"], rows[-1]["catatan"]) == ("terkirim", "Terkirim via SRIKANDI")
+    assert (rows[-1]["ke"], rows[-1]["catatan"]) == ("terkirim", "Agenda SRIKANDI 2026-0142")
     assert "demo-tte-sumedang" not in audit.read_text(encoding="utf-8")
     # The signed letter it leaves verifies with the command a recipient's office would use.
     cli.use_database(f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -14,19 +13,18 @@ from typing import TextIO
 
 from sqlalchemy import select
 
+from suratbot.bot.app import TelegramSettings, start_bot
+from suratbot.bot.fakebotapi import FakeBotApi, SentMessage
+from suratbot.bot.outbox import Limits
 from suratbot.data.concept import example_letter
 from suratbot.services import letters
 from suratbot.services.keystore import make_demo_keys
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
 from suratbot.services.roster import import_roster
-from suratbot.services.signature import sign_letter
-from suratbot.services.uploads import Upload
 from suratbot.services.verification import describe, verify_letter
 from suratbot.storage.db import upgrade
-from suratbot.storage.models import AuditEvent, FileVersion, IssuedNumber, Letter, OutboxMessage, Staff
-from suratbot.workflow.letter import LetterMeta
-from suratbot.workflow.machine import Refusal
+from suratbot.storage.models import AuditEvent, FileVersion, IssuedNumber, Letter, Staff
 from suratbot.workflow.sop import Sop
 
 
@@ -86,20 +84,37 @@ def prepare_out_dir(out_dir: Path) -> None:
 
 
 async def run_demo(sop: Sop, out_dir: Path, out: TextIO, *, real_now: datetime | None = None) -> Path:
-    """Run the demo into `out_dir` (replaced if it exists); returns the path of the audit log CSV."""
+    """Run the demo into `out_dir` (replaced if it exists); returns the path of the audit log CSV.
+
+    The whole SOP runs through the real Telegram stack: python-telegram-bot's Application and the outbox sender
+    talk HTTP to a fake Bot API server in this process, on 127.0.0.1, standing in for Telegram and for the
+    people's phones. No account and no network are needed."""
     prepare_out_dir(out_dir)
     clock = DemoClock(_start_moment(sop, real_now or datetime.now(UTC)))
     office = Office.open(sop, f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}", out_dir / "data", clock=clock)
     t = Transcript(out)
+    api = FakeBotApi()
+    bot = None
     try:
         await upgrade(office.engine)
         roster = resources.files("suratbot.data").joinpath("roster_contoh.csv").read_text("utf-8")
         report = await import_roster(office, roster)
         t.say(f"== {sop.office} — SOP {sop.code} {sop.name}")
         t.say(f"Daftar pegawai contoh: {report.summary()}")
+        keys = await make_demo_keys(office, passphrase=DEMO_PASSPHRASE, replace=True)
+        t.say(f"Kunci TTE demo untuk Kepala Dinas: {keys.folder} (kata sandi demo: {DEMO_PASSPHRASE})")
+        await api.start()
+        settings = TelegramSettings(api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot",
+                                    poll_timeout=1)  # fmt: skip
+        bot = await start_bot(office, telegram=settings, limits=Limits(per_second=1000, per_chat_interval=0),
+                              outbox_poll=0.1)  # fmt: skip
+        t.say(f"Bot Telegram berjalan (python-telegram-bot) melawan server Bot API tiruan di {api.url}.")
         people = await _people(office)
-        return await _story(office, clock, t, people, out_dir)
+        return await _story(office, clock, t, people, api, out_dir)
     finally:
+        if bot is not None:
+            await bot.stop()
+        await api.stop()
         await office.close()
 
 
@@ -109,100 +124,144 @@ async def _people(office: Office) -> dict[str, Staff]:
     return {s.jabatan: s for s in staff}
 
 
-async def _story(office: Office, clock: DemoClock, t: Transcript, p: dict[str, Staff], out_dir: Path) -> Path:
+class _Chat:
+    """One person's phone in the demo: a fake Telegram user bound to a roster member."""
+
+    def __init__(self, api: FakeBotApi, staff: Staff, user_id: int) -> None:
+        self.staff = staff
+        self.user = api.user(user_id, staff.nama)
+
+    async def join(self) -> None:
+        self.user.send_text("/start")
+        await self.user.wait_for(lambda m: m.reply_keyboard is not None)
+        self.user.share_contact(self.staff.telepon)
+        await self.user.wait_for_text("Akun ini sekarang terhubung")
+
+    async def button(self, label: str, *, after: SentMessage | None = None) -> SentMessage:
+        return await self.user.wait_for(
+            lambda m: any(label in text for row in m.buttons for text, _ in row), after=after
+        )
+
+
+async def _story(
+    office: Office, clock: DemoClock, t: Transcript, p: dict[str, Staff], api: FakeBotApi, out_dir: Path
+) -> Path:
     sop = office.sop
-    drafter = p["Analis Perizinan"]
-    kasi = p["Kepala Seksi Perizinan Usaha"]
-    kabid = p["Kepala Bidang Pelayanan Perizinan"]
-    clerk = p["Pengelola Surat"]
-    kepala = p["Kepala Dinas"]
-    outsider = p["Penata Promosi Investasi"]
+    drafter = _Chat(api, p["Analis Perizinan"], 7001)
+    kasi = _Chat(api, p["Kepala Seksi Perizinan Usaha"], 7002)
+    kabid = _Chat(api, p["Kepala Bidang Pelayanan Perizinan"], 7003)
+    clerk = _Chat(api, p["Pengelola Surat"], 7004)
+    kepala = _Chat(api, p["Kepala Dinas"], 7005)
+    outsider = _Chat(api, p["Penata Promosi Investasi"], 7006)
+    everyone = [drafter, kasi, kabid, clerk, kepala, outsider]
+    for chat in everyone:
+        await chat.join()
+    t.say(f"{len(everyone)} pegawai bergabung dengan membagikan nomor teleponnya sendiri.")
 
-    async def step(who: Staff, what: str, minutes: float, action: Callable[[], object]) -> Letter | None:
+    def step(chat: _Chat, what: str, minutes: float) -> None:
         clock.wait(minutes)
-        t.say()
-        t.say(f"[{local_time(sop, clock.now)}] {who.nama} ({who.jabatan}): {what}")
-        try:
-            letter = await action()  # type: ignore[misc]
-        except Refusal as refusal:
-            t.say(f"   ✗ ditolak: {refusal.message}")
-            return None
-        await _show_state(office, t, letter)
-        return letter
+        t.say(f"[{local_time(sop, clock.now)}] {chat.staff.nama} ({chat.staff.jabatan}): {what}")
 
-    meta = LetterMeta(
-        perihal="Undangan Rapat Koordinasi Percepatan Perizinan Berusaha",
-        tujuan="Camat se-Kabupaten Sumedang",
-        sifat="Biasa",
-        urgensi="Segera",
-        klasifikasi="500.16",
-        tembusan="Bupati Sumedang",
+    perihal = "Undangan Rapat Koordinasi Percepatan Perizinan Berusaha"
+    caption = (
+        f"Perihal: {perihal}; Tujuan: Camat se-Kabupaten Sumedang; Tembusan: Bupati Sumedang; Sifat: Biasa; "
+        "Urgensi: Segera; Klasifikasi: 500.16"
     )
-    concept = Upload(example_letter(meta.perihal, meta.tujuan), "konsep-undangan.pdf")
-    letter = await step(
-        drafter, "mengunggah konsep surat", 0, lambda: letters.submit(office, drafter.id, concept, meta)
-    )
-    assert letter is not None
-    lid = letter.id
-    await step(
-        kasi, "menekan Setujui", 12, lambda: letters.approve(office, lid, kasi.id, expected_state="verifikasi_1")
-    )
-    await step(
-        kasi,
-        "menekan Setujui lagi di pesan lama",
-        1,
-        lambda: letters.approve(office, lid, kasi.id, expected_state="verifikasi_1"),
-    )
-    await step(
-        kabid,
-        "menekan Revisi",
-        20,
-        lambda: letters.request_revision(
-            office, lid, kabid.id, "Tambahkan jam dan tempat rapat pada paragraf kedua.", expected_state="verifikasi_2"
-        ),
-    )
-    await step(
-        drafter,
-        "mengunggah berkas yang bukan PDF",
-        15,
-        lambda: letters.resubmit(
-            office, lid, drafter.id, Upload(b"PK\x03\x04 bukan pdf", "konsep.docx", "application/zip")
-        ),
-    )
-    revised = Upload(example_letter(meta.perihal, meta.tujuan, version=2), "konsep-undangan-rev1.pdf")
-    await step(drafter, "mengunggah revisi", 5, lambda: letters.resubmit(office, lid, drafter.id, revised))
-    await step(outsider, "mencoba menyetujui surat unit lain", 2, lambda: letters.approve(office, lid, outsider.id))
-    await step(
-        kabid, "menekan Setujui", 8, lambda: letters.approve(office, lid, kabid.id, expected_state="verifikasi_2")
-    )
-    t.say(f"   (nomor yang diusulkan ke Pengelola Surat: {await letters.preview_number(office, '500.16')})")
-    await step(
-        clerk, "menekan Beri Nomor", 6, lambda: letters.assign_number(office, lid, clerk.id, expected_state="penomoran")
-    )
-    keys = await make_demo_keys(office, passphrase=DEMO_PASSPHRASE, replace=True)
     t.say()
-    t.say(f"   (kunci TTE demo untuk Kepala Dinas dibuat di {keys.folder}; kata sandinya: {DEMO_PASSPHRASE})")
-    await step(
-        kepala,
-        "menekan Tandatangani, tetapi salah mengetik kata sandi",
-        25,
-        lambda: sign_letter(office, lid, kepala.id, "salah-ketik", expected_state="tanda_tangan"),
-    )
-    await step(
-        kepala,
-        "menekan Tandatangani dan mengetik kata sandi yang benar (PAdES, pyHanko)",
-        1,
-        lambda: sign_letter(office, lid, kepala.id, DEMO_PASSPHRASE, expected_state="tanda_tangan"),
-    )
-    await step(
-        clerk,
-        "menekan Kirim (lewat SRIKANDI)",
-        4,
-        lambda: letters.dispatch(office, lid, clerk.id, route="srikandi", note="Terkirim via SRIKANDI"),
-    )
-    await _show_outbox(office, t)
-    await _show_verification(office, t, lid, out_dir)
-    return await _write_records(office, t, lid, out_dir)
+    step(drafter, "mengirim PDF konsep dengan data surat di keterangannya", 0)
+    drafter.user.send_document(example_letter(perihal, "Camat se-Kabupaten Sumedang"), "konsep-undangan.pdf",
+                               caption=caption)  # fmt: skip
+    summary = await drafter.button("Kirim ke verifikator")
+    drafter.user.press(summary, "Kirim ke verifikator")
+    await drafter.user.wait_for_text("diajukan")
+
+    step(kasi, "menekan Setujui", 12)
+    task = await kasi.button("Setujui")
+    old_button = _data_of(task, "Setujui")  # the data the old message carried, pressed again below
+    kasi.user.press(task, "Setujui")
+    await kasi.user.wait_for_text("Paraf Anda tercatat")
+    step(kasi, "menekan Setujui lagi pada pesan lama (ditolak)", 1)
+    kasi.user.press_data(task, old_button)
+    await kasi.user.wait_for(lambda m: "tidak berlaku" in (m.text or ""), after=task)
+
+    step(kabid, "menekan Revisi dan menulis catatan", 20)
+    review = await kabid.button("Revisi")
+    kabid.user.press(review, "Revisi")
+    await kabid.user.wait_for_text("Tuliskan catatan revisi")
+    kabid.user.send_text("Tambahkan jam dan tempat rapat pada paragraf kedua.")
+    await kabid.user.wait_for_text("dikembalikan")
+
+    step(drafter, "mengirim berkas Word (ditolak: belum didukung)", 15)
+    back = await drafter.button("Unggah revisi")
+    drafter.user.press(back, "Unggah revisi")
+    await drafter.user.wait_for_text("Kirim berkas PDF revisinya")
+    drafter.user.send_document(b"PK\x03\x04 bukan pdf", "konsep.docx",
+                               mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")  # fmt: skip
+    await drafter.user.wait_for_text("Berkas Word belum bisa")
+    step(drafter, "mengirim PDF revisinya", 5)
+    drafter.user.send_document(example_letter(perihal, "Camat se-Kabupaten Sumedang", version=2),
+                               "konsep-undangan-rev1.pdf", caption="Jam dan tempat sudah ditambahkan.")  # fmt: skip
+    await drafter.user.wait_for_text("Revisi terkirim")
+
+    step(outsider, "menekan tombol Setujui milik surat unit lain (ditolak)", 2)
+    again = await kabid.button("Setujui", after=review)
+    outsider.user.press_data(outsider.user.messages[-1], _data_of(again, "Setujui"))
+    await outsider.user.wait_for_text("tidak berwenang")
+
+    step(kabid, "menekan Setujui", 8)
+    kabid.user.press(again, "Setujui")
+    await kabid.user.wait_for_text("Paraf Anda tercatat")
+
+    step(clerk, "menekan Beri Nomor, memeriksa nomor usulan, lalu mengonfirmasi", 6)
+    number = await clerk.button("Beri Nomor")
+    clerk.user.press(number, "Beri Nomor")
+    proposal = await clerk.user.wait_for(lambda m: "Nomor berikutnya" in (m.text or ""))
+    clerk.user.press(proposal, "Beri Nomor (500.16)")
+    await clerk.user.wait_for_text("Surat bernomor diteruskan", after=proposal)
+
+    step(kepala, "menekan Tandatangani dan salah mengetik kata sandi", 25)
+    sign = await kepala.button("Tandatangani")
+    kepala.user.press(sign, "Tandatangani")
+    await kepala.user.wait_for_text("Ketik kata sandi")
+    kepala.user.send_text("salah-ketik")
+    await kepala.user.wait_for_text("Sisa percobaan")
+    step(kepala, "mengetik kata sandi yang benar (pesannya langsung dihapus bot; PAdES dengan pyHanko)", 1)
+    kepala.user.send_text(DEMO_PASSPHRASE)
+    await kepala.user.wait_for(lambda m: m.document is not None and "ditandatangani" in (m.caption or ""))
+
+    step(clerk, "menekan Kirim lalu memilih SRIKANDI", 4)
+    send = await clerk.button("Kirim", after=number)
+    clerk.user.press(send, "Kirim")
+    routes = await clerk.button("SRIKANDI")
+    clerk.user.press(routes, "SRIKANDI")
+    await clerk.user.wait_for_text("catatan pengiriman")
+    clerk.user.send_text("Agenda SRIKANDI 2026-0142")
+    await clerk.user.wait_for_text("tercatat terkirim")
+    await drafter.user.wait_for_text("telah dikirim")
+
+    t.say()
+    t.say("== Obrolan setiap orang dengan bot (seperti di layar ponselnya)")
+    for chat in everyone:
+        t.say()
+        t.say(f"--- {chat.staff.nama} ({chat.staff.jabatan})")
+        t.say(chat.user.transcript())
+    async with office.uow() as uow:
+        letter = await uow.session.scalar(select(Letter))
+    assert letter is not None
+    t.say()
+    t.say(f"Surat {letter.id}: tahap {sop.states[letter.state].name}; nomor {letter.nomor}")
+    deleted = len(api.deleted_user_messages)
+    t.say(f"Pesan berisi kata sandi yang dihapus bot: {deleted}")
+    await _show_verification(office, t, letter.id, out_dir)
+    return await _write_records(office, t, letter.id, out_dir)
+
+
+def _data_of(message: SentMessage, label: str) -> str:
+    for row in message.buttons:
+        for text, data in row:
+            if label in text:
+                return data
+    raise KeyError(label)
 
 
 async def _show_verification(office: Office, t: Transcript, letter_id: str, out_dir: Path) -> None:
@@ -226,46 +285,6 @@ async def _show_verification(office: Office, t: Transcript, letter_id: str, out_
         copy = out_dir / "surat-arsip-paraf.pdf"
         copy.write_bytes(office.files.get(archive))
         t.say(f"Salinan arsip kantor dengan blok paraf para verifikator (ikut ditandatangani, tidak dikirim): {copy}")
-
-
-async def _show_state(office: Office, t: Transcript, letter: Letter) -> None:
-    sop = office.sop
-    async with office.uow() as uow:
-        holder = await uow.session.get(Staff, letter.holder_id) if letter.holder_id else None
-        new = (
-            await uow.session.scalars(
-                select(OutboxMessage).where(OutboxMessage.letter_id == letter.id).order_by(OutboxMessage.id)
-            )
-        ).all()
-        names = {s.id: s.nama for s in (await uow.session.scalars(select(Staff))).all()}
-    line = f"   → tahap: {sop.states[letter.state].name}"
-    if holder:
-        line += f"; dipegang {holder.nama}"
-    if letter.step_due_at:
-        line += f"; batas {local_time(sop, letter.step_due_at)}"
-    if letter.nomor:
-        line += f"; nomor {letter.nomor}"
-    t.say(line)
-    for message in new:
-        if message.id in t.seen_outbox:
-            continue
-        t.seen_outbox.add(message.id)
-        buttons = "".join(f" [{_label(office, a)}]" for a in message.actions)
-        first, *rest = message.text.splitlines()
-        t.say(f"   ✉ ke {names[message.recipient_id]}: {first}{buttons}")
-        for extra in rest:
-            t.say(f"       {extra}")
-
-
-def _label(office: Office, action: str) -> str:
-    return next((tr.label for tr in office.sop.transitions if tr.action == action), action)
-
-
-async def _show_outbox(office: Office, t: Transcript) -> None:
-    async with office.uow() as uow:
-        pending = len((await uow.session.scalars(select(OutboxMessage.id))).all())
-    t.say()
-    t.say(f"{pending} pemberitahuan menunggu di outbox (kanal Telegram/WhatsApp yang akan mengirimnya).")
 
 
 async def _write_records(office: Office, t: Transcript, letter_id: str, out_dir: Path) -> Path:

@@ -297,6 +297,8 @@ class FakeUser:
                 lines.append(f"< {item.describe()}")
             elif kind == "press":
                 lines.append(f"> (tekan {item})")
+            elif (self.user_id, item["message_id"]) in self._api.deleted_user_messages:
+                lines.append("> [pesan dihapus oleh bot]")  # e.g. a passphrase: gone from the chat, so from here
             else:
                 lines.append(f"> {self._describe_user_message(item)}")
         return "\n".join(lines)

@@ -12,7 +12,7 @@ from suratbot.services.mail import check_address, send_letter
 from suratbot.services.notices import DISPATCH_ROUTES
 from suratbot.services.office import Office
 from suratbot.storage.models import PendingPrompt, Staff
-from suratbot.workflow.letter import clean_note
+from suratbot.workflow.letter import SECRET_SIFAT, clean_note
 from suratbot.workflow.machine import Refusal
 
 ROUTE_NOTE = "jalur"  # prompt: the e-mail address, or the note of another route
@@ -29,7 +29,7 @@ async def choose_route(
     rows: list[list[Button]] = []
     if office.smtp is not None:
         rows.append([Button("\U0001f4e7 Kirim surel (e-mail)", buttons.encode("jalur:email", letter.id, letter.state))])
-    if forwarding:
+    if forwarding and letter.sifat not in SECRET_SIFAT:  # a secret letter only ever goes to people on its path
         rows.append([Button("\U0001f4ac Teruskan ke chat", buttons.encode("jalur:chat", letter.id, letter.state))])
     rows.append(
         [
@@ -50,6 +50,8 @@ async def route(office: Office, staff: Staff, route: str, letter_id: str | None,
         letter = await buttons.turn(office, letter_id, state, staff, "kirim")
     except Refusal as refusal:
         return refused(refusal, button=True)
+    if route == "chat" and letter.sifat in SECRET_SIFAT:
+        return refused(Refusal("rahasia", "Surat rahasia tidak diteruskan ke chat; pilih jalur lain."), button=True)
     await prompts.ask(
         office, staff.id, ROUTE_NOTE, letter_id=letter.id, expected_state=letter.state, payload={"jalur": route}
     )

@@ -55,7 +55,12 @@ class Bot:
         return ["telegram (webhook)" if self.webhook else "telegram (long polling)"]
 
     async def stop(self) -> None:
+        """The outbox sender first (a send in flight finishes, nothing new starts), then the channels: a message
+        is never sent through a connection already closed."""
         self._stop.set()
+        for task in self._tasks:
+            await task
+        self._tasks.clear()
         if self.telegram is not None:
             app = self.telegram.application
             if app.updater is not None and app.updater.running:
@@ -63,8 +68,6 @@ class Bot:
             if app.running:
                 await app.stop()
             await app.shutdown()
-        for task in self._tasks:
-            await task
 
 
 async def start_bot(

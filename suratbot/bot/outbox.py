@@ -71,7 +71,8 @@ class _Pacer:
         self._next_chat: dict[str, float] = defaultdict(float)
         self._lock = asyncio.Lock()
 
-    async def wait(self, chat: str) -> None:
+    async def wait(self, chat: str, stopping: asyncio.Event) -> bool:
+        """Wait for this chat's turn; False (and the turn given back) when the sender is stopping meanwhile."""
         async with self._lock:
             now = time.monotonic()
             at = max(now, self._next_global, self._next_chat[chat])
@@ -79,7 +80,11 @@ class _Pacer:
             self._next_chat[chat] = at + self.limits.per_chat_interval
         delay = at - time.monotonic()
         if delay > 0:
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+            except TimeoutError:
+                pass
+        return not stopping.is_set()
 
     def pause(self, seconds: float) -> None:
         """A 429: nobody sends for `seconds`."""
@@ -98,19 +103,34 @@ class OutboxSender:
         self.poll = poll
         self._pacer = _Pacer(self.limits)
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()  # no new send starts; a row waiting its turn goes back to the queue
         self.sent = 0
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; a send in flight then finishes, and nothing new starts."""
+        watcher = asyncio.ensure_future(self._watch(stop))
+        try:
+            await self._loop(stop)
+        finally:
+            watcher.cancel()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stopping.set()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()  # before draining: a wake-up that comes during the round is not lost
             try:
-                while await self.drain_once():
+                while not stop.is_set() and await self.drain_once():
                     pass
             except Exception:  # keep the bot alive; the rows stay pending and are tried again
                 log.exception("outbox: a delivery round failed")
-            self._wake.clear()
+            if stop.is_set():
+                break
             waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
             _, pending = await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
@@ -118,6 +138,8 @@ class OutboxSender:
 
     async def drain_once(self, limit: int = 200) -> int:
         """Claim up to `limit` due rows and deliver them; returns how many were claimed."""
+        if self._stopping.is_set():
+            return 0
         claimed = await self._claim(limit)
         if not claimed:
             return 0
@@ -187,7 +209,10 @@ class OutboxSender:
             reply = render(self.office, row, letter)
             attempts = row.attempts
         channel = self.channels[channel_name]
-        await self._pacer.wait(address)
+        if self._stopping.is_set() or not await self._pacer.wait(address, self._stopping):
+            # Stopping: hand the row back untouched, due at once, for this process's successor.
+            await self._after(row_id, attempts, "pending", self.office.now(), "bot berhenti sebelum mengirim")
+            return
         now = self.office.now()
         try:
             external_id = await channel.send(address, reply)

@@ -50,8 +50,11 @@ async def passphrase(office: Office, staff: Staff, prompt: PendingPrompt, inboun
         letter = await sign_letter(office, prompt.letter_id, staff.id, secret, expected_state=prompt.expected_state)
     except Refusal as refusal:
         retry = refusal.code == "kata_sandi_salah" and "dikunci" not in refusal.message
-        if not retry:
+        locked = refusal.code in ("kata_sandi_salah", "tte_terkunci") and not retry
+        if not retry and not locked:
             await prompts.clear(office, staff.id)
+        # Locked out: the bot keeps waiting (until the prompt expires) so that a passphrase typed again right
+        # away is still deleted from the chat, and answered with the lock, instead of read as ordinary text.
         text = refusal.message + ("\nKetik lagi passphrase-nya, atau /batal." if retry else "")
         return Response([Reply(text)], delete_inbound=True)
     finally:

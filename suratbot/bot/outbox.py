@@ -197,17 +197,17 @@ class OutboxSender:
             return claimed
 
     async def _deliver(self, row_id: int, channel_name: str, address: str) -> None:
-        async with self.office.uow() as uow:
+        async with self.office.reading() as uow:
             row = await uow.session.get(OutboxMessage, row_id)
             if row is None or row.status != "sending":
                 return
             letter = await uow.session.get(Letter, row.letter_id) if row.letter_id else None
-            if letter is not None and row.actions and row.expected_state and letter.state != row.expected_state:
-                row.status = RETIRED  # the step moved on before we could tell them: no stale buttons
-                row.last_error = "surat sudah berpindah tahap sebelum terkirim"
-                return
-            reply = render(self.office, row, letter)
-            attempts = row.attempts
+        if letter is not None and row.actions and row.expected_state and letter.state != row.expected_state:
+            # The step moved on before we could tell them: no stale buttons.
+            await self._after(row_id, row.attempts, RETIRED, self.office.now(), "surat sudah berpindah tahap")
+            return
+        reply = render(self.office, row, letter)
+        attempts = row.attempts
         channel = self.channels[channel_name]
         if self._stopping.is_set() or not await self._pacer.wait(address, self._stopping):
             # Stopping: hand the row back untouched, due at once, for this process's successor.
@@ -231,14 +231,14 @@ class OutboxSender:
             await self._after(row_id, attempts + 1, status, now + backoff, type(exc).__name__)
             return
         async with self.office.uow() as uow:
-            row = await uow.session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            row.status, row.attempts, row.sent_at, row.external_id = "sent", attempts + 1, now, external_id
-            letter_id = row.letter_id
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(status="sent", attempts=attempts + 1, sent_at=now, external_id=external_id)
+            )
         self.sent += 1
-        if letter_id is not None:
-            await self._retire_stale_buttons(letter_id)
+        if row.letter_id is not None and row.actions:
+            await self._retire_stale_buttons(row.letter_id)
 
     async def _after(self, row_id: int, attempts: int, status: str, next_at: datetime, error: str) -> None:
         async with self.office.uow() as uow:
@@ -250,7 +250,7 @@ class OutboxSender:
 
     async def _retire_stale_buttons(self, letter_id: str) -> None:
         """Earlier task messages of this letter whose step is over lose their buttons."""
-        async with self.office.uow() as uow:
+        async with self.office.reading() as uow:
             letter = await uow.session.get(Letter, letter_id)
             if letter is None:
                 return
@@ -265,21 +265,22 @@ class OutboxSender:
                     )
                 )
             ).all()
-            targets = []
-            for row in stale:
-                if not row.actions:
-                    continue
-                row.status = RETIRED
-                targets.append((row.channel, row.recipient_id, row.external_id))
+            targets = [(row.id, row.channel, row.recipient_id, row.external_id) for row in stale if row.actions]
             addresses = {}
             if targets:
                 bindings = (
                     await uow.session.scalars(
-                        select(ChannelBinding).where(ChannelBinding.staff_id.in_({t[1] for t in targets}))
+                        select(ChannelBinding).where(ChannelBinding.staff_id.in_({t[2] for t in targets}))
                     )
                 ).all()
                 addresses = {(b.channel, b.staff_id): b.address for b in bindings}
-        for channel_name, staff_id, message_id in targets:
+        if not targets:
+            return
+        async with self.office.uow() as uow:
+            await uow.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_([t[0] for t in targets])).values(status=RETIRED)
+            )
+        for _, channel_name, staff_id, message_id in targets:
             channel = self.channels.get(channel_name or "")
             address = addresses.get((channel_name, staff_id))
             if channel is None or address is None or message_id is None:

@@ -48,7 +48,7 @@ async def store(office: Office, upload: Upload) -> str:
 async def staff_name(office: Office, staff_id: int | None) -> str:
     if staff_id is None:
         return "-"
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         staff = await uow.session.get(Staff, staff_id)
         return f"{staff.nama} ({staff.jabatan})" if staff else "-"
 

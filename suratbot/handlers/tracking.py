@@ -29,7 +29,7 @@ def _elapsed(since: datetime, now: datetime) -> str:
 async def queue(office: Office, staff: Staff) -> Response:
     """/antrian: the letters waiting on me, oldest first, with the time against the SOP standard and buttons."""
     open_states = [k for k, s in office.sop.states.items() if not s.final]
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         waiting = (
             await uow.session.scalars(
                 select(Letter)
@@ -58,7 +58,7 @@ async def queue(office: Office, staff: Staff) -> Response:
 async def my_letters(office: Office, staff: Staff) -> Response:
     """/status: the letters I drafted that are still under way, and who holds them."""
     open_states = [k for k, s in office.sop.states.items() if not s.final]
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         rows = (
             await uow.session.execute(
                 select(Letter, Staff)
@@ -90,7 +90,7 @@ async def search(office: Office, staff: Staff, query: str) -> Response:
             "Ketik /cari lalu nomor surat atau kata dari perihalnya, mis. /cari 500.16/7 atau /cari undangan."
         )
     wide = bool(staff.roles & {"kepala", "admin"})
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         acted = select(AuditEvent.letter_id).where(AuditEvent.actor_id == staff.id)
         mine = or_(Letter.drafter_id == staff.id, Letter.holder_id == staff.id, Letter.id.in_(acted))
         visible = or_(mine, Letter.sifat.not_in(list(SECRET_SIFAT))) if wide else mine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -11,13 +11,14 @@ from suratbot.services.roster import normalise_phone
 from suratbot.storage.models import ChannelBinding, OutboxMessage, Staff
 from suratbot.workflow.machine import Refusal
 
+SEEN_EVERY = timedelta(minutes=5)
 UNBOUND = "tanpa_saluran"  # an outbox row for someone not yet bound to any channel: sent once they are
 
 
 async def bound_staff(office: Office, channel: str, address: str, *, now: datetime | None = None) -> Staff | None:
     """The active roster member bound to this chat account, or None (and when they were last seen)."""
     now = now or office.now()
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         row = (
             await uow.session.execute(
                 select(ChannelBinding, Staff)
@@ -25,11 +26,16 @@ async def bound_staff(office: Office, channel: str, address: str, *, now: dateti
                 .where(ChannelBinding.channel == channel, ChannelBinding.address == address, Staff.active.is_(True))
             )
         ).first()
-        if row is None:
-            return None
-        binding, staff = row
-        binding.last_seen_at = now
-        return staff
+    if row is None:
+        return None
+    binding, staff = row
+    if binding.last_seen_at is None or now - binding.last_seen_at > SEEN_EVERY:
+        # Which channel a person used last decides where notifications go; a write every few minutes is enough.
+        async with office.uow() as uow:
+            await uow.session.execute(
+                update(ChannelBinding).where(ChannelBinding.id == binding.id).values(last_seen_at=now)
+            )
+    return staff
 
 
 async def bind(office: Office, channel: str, address: str, phone: str, *, now: datetime | None = None) -> Staff:

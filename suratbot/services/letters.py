@@ -139,7 +139,7 @@ async def resolve_holder(session: AsyncSession, sop: Sop, spec: HolderSpec, lett
 
 
 async def get_letter(office: Office, letter_id: str) -> Letter:
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         letter = await uow.session.get(Letter, letter_id)
         if letter is None:
             raise Refusal("surat_tidak_ada", "Surat tidak ditemukan.")
@@ -667,7 +667,7 @@ async def _next_serial(session: AsyncSession, scope: str) -> int:
 async def preview_number(office: Office, klasifikasi: str, *, letter_date: date | None = None) -> str:
     """The number the next letter would get now (for the clerk to confirm); it reserves nothing."""
     day = letter_date or office.now().astimezone(office.sop.calendar.timezone).date()
-    async with office.uow() as uow:
+    async with office.reading() as uow:
         last = await uow.session.scalar(select(NumberCounter.last_serial).where(NumberCounter.scope == str(day.year)))
     return office.sop.numbering.render(
         klasifikasi=check_klasifikasi(klasifikasi), serial=(last or 0) + 1, letter_date=day

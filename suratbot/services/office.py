@@ -113,6 +113,10 @@ class Office:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.files)
 
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it does not queue for the write lock."""
+        return UnitOfWork(self.sessions, self.files, read_only=True)
+
     def now(self) -> datetime:
         moment = self.clock()
         if moment.tzinfo is None:

@@ -46,8 +46,15 @@ async def ask(
 
 
 async def pending(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
-    """What the bot waits on this person for, if anything (an expired prompt is removed and ignored)."""
-    return await _find(office, staff_id, now=now or office.now(), remove=False)
+    """What the bot waits on this person for, if anything (an expired one is ignored; the next `ask` replaces it)."""
+    now = now or office.now()
+    async with office.reading() as uow:
+        prompt = (
+            await uow.session.execute(select(PendingPrompt).where(PendingPrompt.staff_id == staff_id))
+        ).scalar_one_or_none()
+    if prompt is None or (prompt.expires_at is not None and prompt.expires_at <= now):
+        return None
+    return prompt
 
 
 async def take(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:

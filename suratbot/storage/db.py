@@ -28,6 +28,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+READ_ONLY = "suratbot_read_only"  # execution option of a unit of work that only reads
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     """An async engine; on SQLite every transaction is `BEGIN IMMEDIATE` so writers queue instead of failing."""
     url = normalise_url(url)
@@ -62,8 +65,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Take the write lock up front: a read-then-write transaction can then never fail to upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Take the write lock up front: a read-then-write transaction can then never fail to upgrade. A unit of
+        # work that only reads says so (READ_ONLY) and takes no lock: in WAL mode readers never wait on writers.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

@@ -7,15 +7,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from suratbot.storage.db import READ_ONLY
 from suratbot.storage.files import FileStore
 
 
 class UnitOfWork:
     """`async with UnitOfWork(...) as uow:` commits on success and rolls back on any exception."""
 
-    def __init__(self, sessions: async_sessionmaker[Any], files: FileStore) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], files: FileStore, *, read_only: bool = False) -> None:
         self._sessions = sessions
         self.files = files
+        self.read_only = read_only  # on SQLite: no write lock taken (a write in it fails instead of queueing)
         self._session: AsyncSession | None = None
 
     @property
@@ -26,7 +28,10 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessions()
-        await self._session.begin()
+        if self.read_only:
+            await self._session.connection(execution_options={READ_ONLY: True})
+        else:
+            await self._session.begin()
         return self
 
     async def __aexit__(

@@ -113,3 +113,91 @@ async def test_strangers_forwarded_contacts_and_forged_buttons(office: Office) -
     assert "Word belum bisa" in word.replies[0].text
     damaged = await drafter.upload(b"%PDF-1.7 truncated", name="rusak.pdf")
     assert "rusak" in damaged.replies[0].text
+
+
+async def test_an_old_drafts_buttons_never_act_on_the_current_draft(office: Office) -> None:
+    drafter = await person(office, "Analis Perizinan", "301")
+    await drafter.upload(example_letter("Draf A", "Camat"), caption="Perihal: Draf A; Tujuan: Camat")
+    old_sifat = drafter.seen[-1]  # "Apa sifat surat ini?" with the choices of draft A
+    await drafter.say("/batal")
+    await drafter.upload(
+        example_letter("Draf B", "Camat", version=2),
+        caption="Perihal: Draf B; Tujuan: Camat; Sifat: Sangat Rahasia; Urgensi: Segera; Klasifikasi: 500.16",
+    )
+    assert "Sifat: Sangat Rahasia" in drafter.text()
+    stale = await drafter.press("Biasa", old_sifat)
+    assert stale.answer == "Pilihan ini sudah tidak berlaku."
+    summary = await drafter.say("x")  # still the summary of draft B, untouched
+    assert "Kirim ke verifikator" in summary.replies[0].text or "Tekan" in summary.replies[0].text
+    await drafter.press("Kirim ke verifikator", [r for r in drafter.seen if "Ringkasan" in r.text][-1])
+    async with office.uow() as uow:
+        letter = await uow.session.scalar(select(Letter))
+    assert letter is not None and letter.sifat == "Sangat Rahasia" and letter.perihal == "Draf B"
+
+
+async def test_a_passphrase_is_never_read_as_a_command_or_left_in_the_chat(office: Office, clock: object) -> None:
+    from tests.helpers import letter_at, people
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    kepala = await person(office, "Kepala Dinas", "401")
+    await kepala.press("Tandatangani", [r for r in await inbox(office, kepala) if r.buttons][-1])
+    slash = await kepala.say("/rahasia123")  # a passphrase that starts with "/"
+    assert slash.delete_inbound and "Perintah" not in kepala.text() and "rahasia123" not in kepala.text()
+    clock.advance(minutes=6)  # type: ignore[attr-defined]  # the 5-minute prompt has expired
+    late = await kepala.say("kunci-yang-terlambat")
+    assert late.delete_inbound and "sudah habis" in kepala.text()
+    after = await kepala.say("halo")  # only the first text after the expiry is treated so
+    assert not after.delete_inbound
+    assert (await reload_state(office, letter.id)) == "tanda_tangan"
+
+
+async def reload_state(office: Office, letter_id: str) -> str:
+    async with office.uow() as uow:
+        letter = await uow.session.get(Letter, letter_id)
+    assert letter is not None
+    return letter.state
+
+
+async def test_the_outbox_leaves_what_it_cannot_send_for_the_process_that_can(office: Office) -> None:
+    from suratbot.bot.outbox import OutboxSender
+    from suratbot.handlers.types import Reply as Sent
+    from tests.helpers import letter_at, people
+
+    class Recorder:
+        name = "telegram"
+
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, str]] = []
+
+        async def send(self, address: str, reply: Sent) -> str:
+            self.sent.append((address, reply.text))
+            return str(len(self.sent))
+
+        async def clear_buttons(self, address: str, message_id: str) -> None:
+            return None
+
+    kasi = await person(office, "Kepala Seksi Perizinan Usaha", "501")  # bound on Telegram
+    p = await people(office)
+    letter = await letter_at(office, p, "verifikasi_2")  # tasks for the Kasi (done by now) and the Kabid, news
+
+    async def statuses() -> dict[int, str]:
+        async with office.uow() as uow:
+            rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        return {r.recipient_id: r.status for r in rows}
+
+    whatsapp_only = OutboxSender(office, {"whatsapp": Recorder()})  # type: ignore[dict-item]
+    await whatsapp_only.drain_once()
+    seen = await statuses()
+    assert seen[kasi.staff_id] == "pending"  # type: ignore[attr-defined]  # bound on Telegram: left for it
+    assert seen[p.kabid] == seen[p.drafter] == "tanpa_saluran"  # bound nowhere: parked until they join
+
+    telegram = Recorder()
+    sender = OutboxSender(office, {"telegram": telegram})  # type: ignore[dict-item]
+    await sender.drain_once()
+    assert telegram.sent == []  # the Kasi's task is for a step that is over: not sent, its row retired
+    assert (await statuses())[kasi.staff_id] == "usang"  # type: ignore[attr-defined]
+    await person(office, "Analis Perizinan", "502")  # the drafter joins: their parked news goes back in line
+    await sender.drain_once()
+    assert [a for a, _ in telegram.sent] == ["502"] and letter.perihal in telegram.sent[0][1]

@@ -140,3 +140,17 @@ def test_logs_never_show_the_token(capfd: pytest.CaptureFixture[str]) -> None:
     assert "bot<rahasia>/getUpdates" in err
     assert "sendMessage" not in err  # httpx's request lines are not logged at all
     assert Redact(["x"]).filter(logging.LogRecord("n", logging.INFO, "p", 1, "plain", None, None))
+
+
+async def test_a_rejected_token_is_reported_without_printing_it(
+    office: Office, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = FakeBotApi("111111:ANOTHER-token")  # answers 401 to our token, as Telegram does to a wrong one
+    await other.start()
+    try:
+        settings = settings_for(office, other, tmp_path)
+        assert await serve(settings, stop=asyncio.Event()) == 1
+    finally:
+        await other.stop()
+    err = capsys.readouterr().err
+    assert "Telegram menolak token bot" in err and TOKEN not in err

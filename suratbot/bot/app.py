@@ -104,7 +104,8 @@ async def start_bot(
             await app.updater.start_polling(
                 poll_interval=telegram.poll_interval, timeout=telegram.poll_timeout, allowed_updates=allowed
             )
-    bot._tasks.append(asyncio.create_task(bot.sender.run(bot._stop)))
+    if channels:  # with no channel the sender would park every row as "not bound anywhere": nothing to send
+        bot._tasks.append(asyncio.create_task(bot.sender.run(bot._stop)))
     if on_ready is not None:
         on_ready(bot)
     return bot

@@ -113,6 +113,7 @@ class OutboxSender:
         """Deliver until `stop` is set; a send in flight then finishes, and nothing new starts."""
         watcher = asyncio.ensure_future(self._watch(stop))
         try:
+            await self.requeue_bound()
             await self._loop(stop)
         finally:
             watcher.cancel()
@@ -135,6 +136,17 @@ class OutboxSender:
             _, pending = await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
+
+    async def requeue_bound(self) -> int:
+        """Rows parked for people without a chat account who have one on our channels by now go back in line."""
+        async with self.office.uow() as uow:
+            bound = select(ChannelBinding.staff_id).where(ChannelBinding.channel.in_(list(self.channels)))
+            result = await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == UNBOUND, OutboxMessage.recipient_id.in_(bound))
+                .values(status="pending", next_attempt_at=self.office.now())
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def drain_once(self, limit: int = 200) -> int:
         """Claim up to `limit` due rows and deliver them; returns how many were claimed."""
@@ -160,11 +172,16 @@ class OutboxSender:
         now = self.office.now()
         async with self.office.uow() as uow:
             session = uow.session
+            ours = select(ChannelBinding.staff_id).where(ChannelBinding.channel.in_(list(self.channels)))
+            anywhere = select(ChannelBinding.staff_id)
             due = (
                 select(OutboxMessage)
                 .where(
                     or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
                     OutboxMessage.next_attempt_at <= now,
+                    # Ours to send: bound on a channel this process serves, or bound nowhere (parked below);
+                    # someone bound only elsewhere is left to the process that serves that channel.
+                    or_(OutboxMessage.recipient_id.in_(ours), OutboxMessage.recipient_id.not_in(anywhere)),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
@@ -178,7 +195,7 @@ class OutboxSender:
                 await session.scalars(
                     select(ChannelBinding)
                     .where(ChannelBinding.staff_id.in_(recipients), ChannelBinding.channel.in_(list(self.channels)))
-                    .order_by(ChannelBinding.last_seen_at)
+                    .order_by(ChannelBinding.last_seen_at.asc().nulls_first())
                 )
             ).all()
             where: dict[int, ChannelBinding] = {}

@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 import uvicorn
+from telegram.error import InvalidToken, TelegramError
 
 from suratbot.bot.app import TelegramSettings, WebhookSettings, start_bot
 from suratbot.bot.config import Settings
@@ -25,13 +26,27 @@ class Redact(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets_ if s]
 
+    def scrub(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "<rahasia>")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if any(s in message for s in self.secrets):
-            for s in self.secrets:
-                message = message.replace(s, "<rahasia>")
-            record.msg, record.args = message, None
+            record.msg, record.args = self.scrub(message), None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Scrubs the whole formatted record, tracebacks included (an exception's text may hold the token)."""
+
+    def __init__(self, redact: Redact, fmt: str) -> None:
+        super().__init__(fmt)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact.scrub(super().format(record))
 
 
 def configure_logging(settings: Settings) -> None:
@@ -40,9 +55,10 @@ def configure_logging(settings: Settings) -> None:
         for v in (settings.telegram_bot_token, settings.telegram_webhook_secret, settings.smtp_password)
         if v is not None
     ]
+    redact = Redact(secret_values)
     handler = logging.StreamHandler()
-    handler.addFilter(Redact(secret_values))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redact)
+    handler.setFormatter(RedactingFormatter(redact, "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):  # httpx logs every URL, token included
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -75,7 +91,15 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
                     else secrets.token_urlsafe(32)
                 )
                 webhook = WebhookSettings(settings.webhook_url, secret)
-        bot = await start_bot(office, telegram=telegram, webhook=webhook)
+        try:
+            bot = await start_bot(office, telegram=telegram, webhook=webhook)
+        except InvalidToken:  # its text holds the token: never print it
+            print("Telegram menolak token bot: periksa TELEGRAM_BOT_TOKEN (dari @BotFather).", file=sys.stderr)
+            return 1
+        except TelegramError as exc:
+            print(f"Telegram tidak dapat dihubungi saat memulai ({type(exc).__name__}). Coba lagi nanti.",
+                  file=sys.stderr)  # fmt: skip
+            return 1
         server = uvicorn.Server(
             uvicorn.Config(
                 web_app(bot), host=settings.web_host, port=settings.web_port, log_level="warning", lifespan="off"

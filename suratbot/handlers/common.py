@@ -56,7 +56,7 @@ async def staff_name(office: Office, staff_id: int | None) -> str:
 def refused(refusal: Refusal, *, button: bool = False) -> Response:
     """A refusal as the person sees it: a short answer on a button press (and the reason as a message)."""
     if button:
-        return Response([Reply(refusal.message)], answer=_short(refusal.message), clear_buttons=_stale(refusal))
+        return Response([Reply(refusal.message)], answer=_short(refusal.message), clear_buttons=is_stale(refusal))
     return Response.say(refusal.message)
 
 
@@ -64,9 +64,16 @@ def _short(text: str) -> str:
     return text if len(text) <= 190 else text[:187] + "..."
 
 
-def _stale(refusal: Refusal) -> bool:
-    """An old button (the letter moved on, the step is someone else's now) loses its buttons."""
-    return refusal.code in {"tahap_berubah", "bukan_pemegang", "surat_selesai", "tombol_tidak_dikenal"}
+def is_stale(refusal: Refusal) -> bool:
+    """The letter moved on (another step, someone else's, finished or cancelled): an old button loses its buttons,
+    and the bot stops waiting for an answer about it."""
+    return refusal.code in {
+        "tahap_berubah",
+        "bukan_pemegang",
+        "surat_selesai",
+        "tombol_tidak_dikenal",
+        "surat_tidak_ada",
+    }
 
 
 def letter_line(office: Office, letter: Letter) -> str:

@@ -99,15 +99,23 @@ async def route_note(office: Office, staff: Staff, prompt: PendingPrompt, inboun
             note = f"ke {target}"
         elif note == "-":
             note = None
-        letter = await letters.dispatch(
-            office, letter.id, staff.id, route=route, note=note, expected_state=prompt.expected_state
-        )
     except Refusal as refusal:
         if refusal.code in ("surel_salah", "surel_ditolak", "surel_gagal", "chat_salah", "chat_gagal"):
             return refused(refusal)  # the prompt stays: another address, or /batal
         await prompts.clear(office, staff.id)
         return refused(refusal)
-    await prompts.clear(office, staff.id)
+    await prompts.clear(office, staff.id)  # sent: typing again must never send it a second time
+    try:
+        letter = await letters.dispatch(
+            office, letter.id, staff.id, route=route, note=note, expected_state=prompt.expected_state
+        )
+    except Refusal as refusal:
+        if route in ("email", "chat"):
+            return Response.say(
+                f"\u26a0\ufe0f Surat sudah terkirim {note}, tetapi tidak bisa dicatat: {refusal.message} "
+                "Beri tahu admin."
+            )
+        return refused(refusal)
     how = DISPATCH_ROUTES[route] + (f" ({note})" if note else "")
     return Response.say(
         f"\u2705 Surat Nomor {letter.nomor} tercatat terkirim melalui {how}. Konseptor sudah diberi tahu."

@@ -3,10 +3,11 @@ returned letter gets its revision."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from suratbot.handlers import buttons
-from suratbot.handlers.common import receive, refused, staff_name, store
+from suratbot.handlers.common import is_stale, receive, refused, staff_name, store
 from suratbot.handlers.types import Button, Inbound, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.office import Office
@@ -56,7 +57,13 @@ async def new_concept(office: Office, staff: Staff, inbound: Inbound) -> Respons
             meta[key] = _checked(key, value)
         except Refusal as refusal:
             problems.append(refusal.message)
-    payload = {"sha": sha, "filename": upload.display_name or "konsep.pdf", "meta": meta}
+    # The token ties this draft's buttons to it: a button of an earlier draft never acts on this one.
+    payload = {
+        "sha": sha,
+        "filename": upload.display_name or "konsep.pdf",
+        "meta": meta,
+        "token": secrets.token_urlsafe(6),
+    }
     response = await _next(office, staff, payload)
     intro = f"\U0001f4c4 Konsep \u201c{payload['filename']}\u201d diterima."
     if not meta:
@@ -94,7 +101,7 @@ async def _next(office: Office, staff: Staff, payload: dict[str, Any]) -> Respon
         await prompts.ask(office, staff.id, CONCEPT, payload=payload)
         rows = []
         if key in CHOICES:
-            rows = [[Button(choice, buttons.encode(key, None, choice))] for choice in CHOICES[key]]
+            rows = [[Button(choice, buttons.encode(key, payload["token"], choice))] for choice in CHOICES[key]]
         return Response([Reply(QUESTIONS[key], buttons=rows)])
     payload["asking"] = None
     await prompts.ask(office, staff.id, CONCEPT, payload=payload)
@@ -110,8 +117,8 @@ async def _next(office: Office, staff: Staff, payload: dict[str, Any]) -> Respon
     lines.append(f"Berkas: {payload['filename']}")
     rows = [
         [
-            Button("\U0001f4e8 Kirim ke verifikator", buttons.encode("konsep_kirim")),
-            Button("\u2716\ufe0f Batal", buttons.encode("konsep_batal")),
+            Button("\U0001f4e8 Kirim ke verifikator", buttons.encode("konsep_kirim", payload["token"])),
+            Button("\u2716\ufe0f Batal", buttons.encode("konsep_batal", payload["token"])),
         ]
     ]
     return Response([Reply("\n".join(lines), buttons=rows)])
@@ -130,11 +137,16 @@ async def answer(office: Office, staff: Staff, prompt: PendingPrompt, text: str)
     return await _next(office, staff, payload)
 
 
-async def choose(office: Office, staff: Staff, key: str, value: str | None) -> Response:
-    """A button for sifat / urgensi."""
+def _this_draft(prompt: PendingPrompt | None, token: str | None) -> bool:
+    return prompt is not None and prompt.kind == CONCEPT and token is not None and prompt.payload.get("token") == token
+
+
+async def choose(office: Office, staff: Staff, key: str, token: str | None, value: str | None) -> Response:
+    """A button for sifat / urgensi: only for the draft it was made for, and the question it answers."""
     prompt = await prompts.pending(office, staff.id)
-    if prompt is None or prompt.kind != CONCEPT or value is None:
+    if not _this_draft(prompt, token) or value is None or prompt.payload.get("asking") != key:  # type: ignore[union-attr]
         return Response(answer="Pilihan ini sudah tidak berlaku.", clear_buttons=True)
+    assert prompt is not None
     payload = dict(prompt.payload)
     try:
         payload["meta"] = {**payload["meta"], key: _checked(key, value)}
@@ -146,12 +158,16 @@ async def choose(office: Office, staff: Staff, key: str, value: str | None) -> R
     return response
 
 
-async def confirm(office: Office, staff: Staff, *, send: bool) -> Response:
-    """Kirim ke verifikator / Batal on the summary."""
+async def confirm(office: Office, staff: Staff, token: str | None, *, send: bool) -> Response:
+    """Kirim ke verifikator / Batal on the summary of this draft (taken from the database once: a second tap, or
+    a second process, finds nothing)."""
     prompt = await prompts.pending(office, staff.id)
-    if prompt is None or prompt.kind != CONCEPT or prompt.payload.get("asking") is not None:
+    if not _this_draft(prompt, token) or prompt.payload.get("asking") is not None:  # type: ignore[union-attr]
         return Response(answer="Ringkasan ini sudah tidak berlaku.", clear_buttons=True)
-    await prompts.clear(office, staff.id)
+    prompt = await prompts.take(office, staff.id)
+    if not _this_draft(prompt, token):
+        return Response(answer="Ringkasan ini sudah tidak berlaku.", clear_buttons=True)
+    assert prompt is not None
     if not send:
         return Response([Reply("Dibatalkan: konsep tidak diajukan.")], answer="Dibatalkan", clear_buttons=True)
     payload = prompt.payload
@@ -195,6 +211,8 @@ async def revision_file(office: Office, staff: Staff, prompt: PendingPrompt, inb
         assert prompt.letter_id is not None
         letter = await letters.resubmit(office, prompt.letter_id, staff.id, upload, note=clean_note(inbound.text))
     except Refusal as refusal:
+        if is_stale(refusal):  # the letter moved on (cancelled...): stop waiting for its revision
+            await prompts.clear(office, staff.id)
         return refused(refusal)
     await prompts.clear(office, staff.id)
     holder = await staff_name(office, letter.holder_id)

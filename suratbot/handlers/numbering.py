@@ -4,7 +4,7 @@ numbered PDF goes to Kepala Dinas."""
 from __future__ import annotations
 
 from suratbot.handlers import buttons
-from suratbot.handlers.common import refused, staff_name
+from suratbot.handlers.common import is_stale, refused, staff_name
 from suratbot.handlers.types import Button, Document, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.office import Office
@@ -65,6 +65,8 @@ async def classification(office: Office, staff: Staff, prompt: PendingPrompt, te
         code = check_klasifikasi(text)
         letter = await buttons.turn(office, prompt.letter_id, prompt.expected_state, staff, "beri_nomor")
     except Refusal as refusal:
+        if is_stale(refusal):
+            await prompts.clear(office, staff.id)
         return refused(refusal)
     await prompts.clear(office, staff.id)
     return await _proposal(office, letter, code)

@@ -4,6 +4,7 @@ whatever the bot is waiting for (a pending prompt), else to the drafter's upload
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from suratbot.handlers import (
     buttons,
@@ -16,7 +17,7 @@ from suratbot.handlers import (
     tracking,
     verifying,
 )
-from suratbot.handlers.types import Inbound, Response
+from suratbot.handlers.types import Inbound, Reply, Response
 from suratbot.services import identity, prompts
 from suratbot.services.office import Office
 from suratbot.storage.models import Staff
@@ -52,9 +53,24 @@ async def _route(office: Office, inbound: Inbound) -> Response:
         return onboarding.welcome(office)
     if inbound.callback is not None:
         return await _button(office, staff, inbound)
+    prompt = await prompts.pending(office, staff.id)
+    if inbound.file is None and inbound.command != "batal":
+        # While the bot waits for a passphrase, any text is one (even "/..."): it is deleted, never echoed.
+        if prompt is not None and prompt.kind == signing.PASSPHRASE:
+            return await signing.passphrase(office, staff, prompt, inbound)
+        if prompt is None and await _late_passphrase(office, staff):
+            await inbound.discard()
+            return Response(
+                [
+                    Reply(
+                        "Waktu memasukkan passphrase sudah habis, dan pesan Anda sudah dihapus. Tekan Tandatangani "
+                        "lagi bila ingin menandatangani."
+                    )
+                ],
+                delete_inbound=True,
+            )
     if inbound.command is not None:
         return await _command(office, staff, inbound)
-    prompt = await prompts.pending(office, staff.id)
     if inbound.file is not None:
         if prompt is not None and prompt.kind == verifying.VERIFY:
             return await verifying.check(office, staff, inbound)
@@ -83,6 +99,20 @@ async def _route(office: Office, inbound: Inbound) -> Response:
     log.warning("prompt of unknown kind %s for staff %s", prompt.kind, staff.id)
     await prompts.clear(office, staff.id)
     return Response.say("Ketik /bantuan untuk melihat apa yang bisa dilakukan.")
+
+
+PASSPHRASE_GRACE = timedelta(minutes=30)
+
+
+async def _late_passphrase(office: Office, staff: Staff) -> bool:
+    """A passphrase prompt that expired a short while ago: the next text is probably a passphrase typed late."""
+    prompt = await prompts.latest(office, staff.id)
+    if prompt is None or prompt.kind != signing.PASSPHRASE or prompt.expires_at is None:
+        return False
+    if office.now() > prompt.expires_at + PASSPHRASE_GRACE:
+        return False
+    await prompts.clear(office, staff.id)
+    return True
 
 
 async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
@@ -130,7 +160,7 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
     if verb == "ajukan_ulang":
         return await drafting.start_revision(office, staff, letter_id, state)
     if verb in ("sifat", "urgensi"):
-        return await drafting.choose(office, staff, verb, state)
+        return await drafting.choose(office, staff, verb, letter_id, state)  # letter slot: the draft's token
     if verb in ("konsep_kirim", "konsep_batal"):
-        return await drafting.confirm(office, staff, send=verb == "konsep_kirim")
+        return await drafting.confirm(office, staff, letter_id, send=verb == "konsep_kirim")
     return Response(answer="Tombol ini tidak dikenal.", clear_buttons=True)

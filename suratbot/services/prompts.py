@@ -57,6 +57,14 @@ async def pending(office: Office, staff_id: int, *, now: datetime | None = None)
     return prompt
 
 
+async def latest(office: Office, staff_id: int) -> PendingPrompt | None:
+    """The person's prompt even if it has expired (to recognise a passphrase typed just too late)."""
+    async with office.reading() as uow:
+        return (
+            await uow.session.execute(select(PendingPrompt).where(PendingPrompt.staff_id == staff_id))
+        ).scalar_one_or_none()
+
+
 async def take(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
     """The pending prompt, removed: the person's next text answers it exactly once."""
     return await _find(office, staff_id, now=now or office.now(), remove=True)

@@ -19,7 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from suratbot.bot.outbox import RetryLater, Undeliverable
@@ -102,7 +102,7 @@ class TelegramChannel:
         async def working() -> None:
             try:
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
-            except (NetworkError, BadRequest):
+            except TelegramError:  # cosmetic: never worth failing the person's action for
                 pass
 
         async def send_to(target: str, reply: Reply) -> None:
@@ -166,15 +166,15 @@ class TelegramChannel:
                 await update.message.delete()
             except (BadRequest, Forbidden):
                 pass  # deleted already (by `discard`)
-        if query is not None:
+        if query is not None:  # the toast and the button removal are cosmetic: the replies below matter
             try:
                 await query.answer(response.answer or None)
-            except BadRequest:
-                pass  # too old to answer: the reply below still tells them
+            except TelegramError:
+                pass  # too old to answer, or a hiccup: the reply below still tells them
             if response.clear_buttons and query.message is not None:
                 try:
                     await query.edit_message_reply_markup(reply_markup=None)
-                except BadRequest:
+                except TelegramError:
                     pass  # no buttons left, or the message is too old to edit
         for reply in response.replies:
             await self._send(chat_id, reply)

@@ -108,21 +108,18 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         configure_logging(settings)
         try:
             return await serve(settings)
+        except SopConfigError:
+            raise
         except ValueError as exc:
             print(f"Pengaturan tidak lengkap: {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        options = settings.office_options()
+        office = settings.open_office()
+    except SopConfigError:
+        raise  # main() reports a broken SOP file as such
     except ValueError as exc:
         print(f"Pengaturan tanda tangan tidak lengkap: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    office = Office.open(
-        settings.load_sop(),
-        settings.database_url.get_secret_value(),
-        settings.data_dir,
-        public_url=settings.public_url,
-        **options,
-    )
     try:
         if args.command == "db":
             return await _db(office, args.db_command)

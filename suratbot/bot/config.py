@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from suratbot.signing.stamping import FallbackBox
 from suratbot.workflow.sop import Sop, load_sop
+
+if TYPE_CHECKING:
+    from suratbot.services.office import Office
 
 
 class Settings(BaseSettings):
@@ -127,6 +130,18 @@ class Settings(BaseSettings):
         if self.signature_footer:
             options["footer"] = tuple(line.strip() for line in self.signature_footer.split("|") if line.strip())
         return options
+
+    def open_office(self) -> Office:
+        """The office these settings describe (ValueError when the signing settings are incomplete)."""
+        from suratbot.services.office import Office
+
+        return Office.open(
+            self.load_sop(),
+            self.database_url.get_secret_value(),
+            self.data_dir,
+            public_url=self.public_url,
+            **self.office_options(),
+        )
 
     def load_sop(self) -> Sop:
         sop = load_sop(self.sop_file)

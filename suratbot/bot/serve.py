@@ -15,7 +15,6 @@ from telegram.error import InvalidToken, TelegramError
 from suratbot.bot.app import TelegramSettings, WebhookSettings, start_bot
 from suratbot.bot.config import Settings
 from suratbot.bot.web import web_app
-from suratbot.services.office import Office
 from suratbot.storage import db
 
 
@@ -66,13 +65,7 @@ def configure_logging(settings: Settings) -> None:
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> int:
     """Run until SIGINT/SIGTERM (or `stop`); exit status for the CLI."""
-    office = Office.open(
-        settings.load_sop(),
-        settings.database_url.get_secret_value(),
-        settings.data_dir,
-        public_url=settings.public_url,
-        **settings.office_options(),
-    )
+    office = settings.open_office()
     try:
         if await db.current_revision(office.engine) != db.head_revision():
             print("Skema basis data belum mutakhir: jalankan `suratbot db upgrade` dahulu.", file=sys.stderr)

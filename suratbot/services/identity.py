@@ -78,15 +78,6 @@ async def bind(office: Office, channel: str, address: str, phone: str, *, now: d
 
 async def admins(office: Office) -> list[Staff]:
     """Active people with the admin role (told about strangers who try the bot)."""
-    from suratbot.storage.models import StaffRole
+    from suratbot.services.roster import active_with_roles
 
-    async with office.uow() as uow:
-        return list(
-            (
-                await uow.session.scalars(
-                    select(Staff)
-                    .join(StaffRole, StaffRole.staff_id == Staff.id)
-                    .where(StaffRole.role == "admin", Staff.active.is_(True))
-                )
-            ).all()
-        )
+    return await active_with_roles(office, ("admin",))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from suratbot.services.office import Office
 from suratbot.signing.keys import SignerProfile, create_demo_ca, demo_crl, issue_signer, strong_passphrase
-from suratbot.storage.models import Staff, StaffRole
+from suratbot.storage.models import Staff
 
 SIGNER_ROLES = ("kepala",)  # who gets a demo key: Kepala Dinas (and stand-ins, when the Plh issue lands)
 
@@ -243,17 +243,9 @@ async def signer_statuses(office: Office) -> list[SignerStatus]:
 
 
 async def _active_signers(office: Office) -> list[Staff]:
-    async with office.uow() as uow:
-        return list(
-            (
-                await uow.session.scalars(
-                    select(Staff)
-                    .join(StaffRole, StaffRole.staff_id == Staff.id)
-                    .where(StaffRole.role.in_(SIGNER_ROLES), Staff.active.is_(True))
-                    .order_by(Staff.id)
-                )
-            ).all()
-        )
+    from suratbot.services.roster import active_with_roles
+
+    return await active_with_roles(office, SIGNER_ROLES)
 
 
 async def install_on_token(office: Office, nip: str, p12: bytes, passphrase: str, pin: str, *, replace: bool) -> str:

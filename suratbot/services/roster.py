@@ -404,3 +404,19 @@ async def _reroute_open_letters(
         if holder is not None and (previous is None or holder.id != previous.id):
             session.add(outbox_row(task_notice(sop, letter, holder, sender=None, note=None), letter.id, now))
             report.reassigned.append(letter.id)
+
+
+async def active_with_roles(office: Office, roles: tuple[str, ...] | frozenset[str]) -> list[Staff]:
+    """Active staff holding any of `roles`, in roster order (e.g. the admins, the signers)."""
+    async with office.reading() as uow:
+        return list(
+            (
+                await uow.session.scalars(
+                    select(Staff)
+                    .join(StaffRole, StaffRole.staff_id == Staff.id)
+                    .where(StaffRole.role.in_(list(roles)), Staff.active.is_(True))
+                    .order_by(Staff.id)
+                    .distinct()
+                )
+            ).all()
+        )

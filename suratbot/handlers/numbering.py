@@ -42,8 +42,9 @@ async def _proposal(office: Office, letter: Letter, klasifikasi: str, *, answer:
                 buttons.encode(f"nomor:{klasifikasi}", letter.id, letter.state),
             )
         ],
-        [Button("\u270f\ufe0f Ubah klasifikasi", buttons.encode("nomor_ubah", letter.id, letter.state))],
     ]
+    if not letter.nomor:  # a number once given keeps its classification
+        rows.append([Button("\u270f\ufe0f Ubah klasifikasi", buttons.encode("nomor_ubah", letter.id, letter.state))])
     return Response([Reply(text, buttons=rows)], answer=answer)
 
 

@@ -78,8 +78,9 @@ class TelegramChannel:
         if user is None or chat is None or user.is_bot:
             return
         if chat.type != ChatType.PRIVATE:  # letters (and secret ones above all) only ever go to private chats
-            if update.effective_message is not None and update.effective_message.text:
-                await update.effective_message.reply_text("Bot ini hanya melayani obrolan pribadi.")
+            message = update.effective_message  # only a command gets an answer: chatter in a group is not for us
+            if message is not None and (message.text or "").startswith("/"):
+                await message.reply_text("Bot ini hanya melayani obrolan pribadi.")
             return
         inbound = self._inbound(update)
         if inbound is None:

@@ -201,3 +201,43 @@ async def test_the_outbox_leaves_what_it_cannot_send_for_the_process_that_can(of
     await person(office, "Analis Perizinan", "502")  # the drafter joins: their parked news goes back in line
     await sender.drain_once()
     assert [a for a, _ in telegram.sent] == ["502"] and letter.perihal in telegram.sent[0][1]
+
+
+async def test_a_row_whose_lease_ran_out_and_was_taken_is_not_sent_twice(office: Office) -> None:
+    """Two bot processes on one database: a round that outlived its lease leaves a re-claimed row alone."""
+    import time
+
+    from sqlalchemy import update
+
+    from suratbot.bot.outbox import LEASE, OutboxSender
+    from suratbot.handlers.types import Reply as Sent
+    from tests.helpers import letter_at, people
+
+    class Recorder:
+        name = "telegram"
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, address: str, reply: Sent) -> str:
+            self.sent.append(address)
+            return str(len(self.sent))
+
+        async def clear_buttons(self, address: str, message_id: str) -> None:
+            return None
+
+    await person(office, "Kepala Seksi Perizinan Usaha", "601")
+    await letter_at(office, await people(office), "verifikasi_1")
+    first, second = Recorder(), Recorder()
+    a = OutboxSender(office, {"telegram": first})  # type: ignore[dict-item]
+    [claim] = await a._claim(10)
+    claim.claimed_at = time.monotonic() - LEASE.total_seconds()  # A was slow: its lease has run out...
+    async with office.uow() as uow:  # ...and process B took the row over
+        await uow.session.execute(update(OutboxMessage).values(status="sending", external_id="lease:process-b"))
+    await a._deliver(claim)
+    assert first.sent == []
+    b = OutboxSender(office, {"telegram": second})  # type: ignore[dict-item]
+    async with office.uow() as uow:  # B's lease expires too (B died): the row is due again
+        await uow.session.execute(update(OutboxMessage).values(next_attempt_at=office.now()))
+    await b.drain_once()
+    assert second.sent == ["601"]

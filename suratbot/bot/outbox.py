@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -60,6 +61,15 @@ class Limits:
     per_second: float = 30.0
     per_chat_interval: float = 1.0
     concurrency: int = 16  # messages in flight at once (real round trips take ~100 ms)
+
+
+@dataclass
+class _Claim:
+    row_id: int
+    channel: str
+    address: str
+    lease: str
+    claimed_at: float  # time.monotonic() of the claim (or of the last renewal)
 
 
 class _Pacer:
@@ -155,21 +165,23 @@ class OutboxSender:
         claimed = await self._claim(limit)
         if not claimed:
             return 0
-        by_chat: dict[tuple[str, str], list[tuple[int, str, str]]] = defaultdict(list)
-        for row_id, channel, address in claimed:
-            by_chat[(channel, address)].append((row_id, channel, address))
+        by_chat: dict[tuple[str, str], list[_Claim]] = defaultdict(list)
+        for claim in claimed:
+            by_chat[(claim.channel, claim.address)].append(claim)
         gate = asyncio.Semaphore(self.limits.concurrency)
 
-        async def one_chat(rows: list[tuple[int, str, str]]) -> None:
-            for row_id, channel, address in rows:  # in order, one at a time: a chat reads its messages in order
+        async def one_chat(rows: list[_Claim]) -> None:
+            for claim in rows:  # in order, one at a time: a chat reads its messages in order
                 async with gate:
-                    await self._deliver(row_id, channel, address)
+                    await self._deliver(claim)
 
         await asyncio.gather(*(one_chat(rows) for rows in by_chat.values()))
         return len(claimed)
 
-    async def _claim(self, limit: int) -> list[tuple[int, str, str]]:
+    async def _claim(self, limit: int) -> list[_Claim]:
         now = self.office.now()
+        lease = f"lease:{secrets.token_hex(8)}"  # marks the rows as this round's while they are being sent
+        claimed_at = time.monotonic()
         async with self.office.uow() as uow:
             session = uow.session
             ours = select(ChannelBinding.staff_id).where(ChannelBinding.channel.in_(list(self.channels)))
@@ -210,10 +222,30 @@ class OutboxSender:
                 row.status = "sending"
                 row.channel = binding.channel
                 row.next_attempt_at = now + LEASE
-                claimed.append((row.id, binding.channel, binding.address))
+                row.external_id = lease
+                claimed.append(_Claim(row.id, binding.channel, binding.address, lease, claimed_at))
             return claimed
 
-    async def _deliver(self, row_id: int, channel_name: str, address: str) -> None:
+    async def _still_ours(self, claim: _Claim) -> bool:
+        """A round that took long (a big backlog to one chat) renews its lease before sending; if the lease ran
+        out and another process took the row meanwhile, this one leaves it alone."""
+        if time.monotonic() - claim.claimed_at < LEASE.total_seconds() / 2:
+            return True
+        async with self.office.uow() as uow:
+            result = await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == claim.row_id,
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.external_id == claim.lease,
+                )
+                .values(next_attempt_at=self.office.now() + LEASE)
+            )
+        claim.claimed_at = time.monotonic()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _deliver(self, claim: _Claim) -> None:
+        row_id, channel_name, address = claim.row_id, claim.channel, claim.address
         async with self.office.reading() as uow:
             row = await uow.session.get(OutboxMessage, row_id)
             if row is None or row.status != "sending":
@@ -229,6 +261,8 @@ class OutboxSender:
         if self._stopping.is_set() or not await self._pacer.wait(address, self._stopping):
             # Stopping: hand the row back untouched, due at once, for this process's successor.
             await self._after(row_id, attempts, "pending", self.office.now(), "bot berhenti sebelum mengirim")
+            return
+        if not await self._still_ours(claim):
             return
         now = self.office.now()
         try:

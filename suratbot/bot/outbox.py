@@ -82,13 +82,21 @@ class _Pacer:
         self._lock = asyncio.Lock()
 
     async def wait(self, chat: str, stopping: asyncio.Event) -> bool:
-        """Wait for this chat's turn; False (and the turn given back) when the sender is stopping meanwhile."""
+        """Wait for this chat's turn, then for a slot of the overall rate (in that order: a chat with a backlog
+        waits on its own, without holding back everyone else's slots); False when the sender is stopping."""
+        now = time.monotonic()
+        chat_at = max(now, self._next_chat[chat])
+        self._next_chat[chat] = chat_at + self.limits.per_chat_interval
+        if not await self._sleep_until(chat_at, stopping):
+            return False
         async with self._lock:
-            now = time.monotonic()
-            at = max(now, self._next_global, self._next_chat[chat])
+            at = max(time.monotonic(), self._next_global)
             self._next_global = at + 1.0 / self.limits.per_second
-            self._next_chat[chat] = at + self.limits.per_chat_interval
-        delay = at - time.monotonic()
+        return await self._sleep_until(at, stopping)
+
+    @staticmethod
+    async def _sleep_until(moment: float, stopping: asyncio.Event) -> bool:
+        delay = moment - time.monotonic()
         if delay > 0:
             try:
                 await asyncio.wait_for(stopping.wait(), delay)

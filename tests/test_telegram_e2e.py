@@ -9,21 +9,20 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
-from suratbot.bot.app import Bot, TelegramSettings, start_bot
-from suratbot.bot.fakebotapi import FakeBotApi, FakeUser
-from suratbot.bot.outbox import Limits
+from suratbot.bot.app import Bot
+from suratbot.bot.fakebotapi import FakeBotApi
 from suratbot.data.concept import example_letter
 from suratbot.services.keystore import make_demo_keys
 from suratbot.services.office import Office
 from suratbot.services.verification import verify_letter
 from suratbot.storage.models import Letter, OutboxMessage, Staff
+from tests.telegram_chat import member, start_against, with_button
 
 PASSPHRASE = "kunci-demo-2026"
 CAPTION = (
     "Perihal: Undangan Rapat Koordinasi; Tujuan: Camat se-Kabupaten Sumedang; Sifat: Biasa; Urgensi: Segera; "
     "Klasifikasi: 500.16"
 )
-FAST = Limits(per_second=200.0, per_chat_interval=0.0)  # the fake server has no flood limits to respect
 
 
 @dataclass
@@ -35,14 +34,7 @@ class Harness:
     async def restart(self) -> None:
         """The bot process stops and a new one starts on the same database (a new Application)."""
         await self.bot.stop()
-        self.bot = await _start(self.office, self.api)
-
-
-async def _start(office: Office, api: FakeBotApi) -> Bot:
-    settings = TelegramSettings(
-        api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot", poll_timeout=1
-    )
-    return await start_bot(office, telegram=settings, limits=FAST, outbox_poll=0.2)
+        self.bot = await start_against(self.office, self.api)
 
 
 @pytest.fixture
@@ -50,28 +42,11 @@ async def harness(office: Office) -> AsyncIterator[Harness]:
     await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
     api = FakeBotApi()
     await api.start()
-    bot = await _start(office, api)
+    bot = await start_against(office, api)
     h = Harness(office, api, bot)
     yield h
     await h.bot.stop()
     await api.stop()
-
-
-async def member(h: Harness, jabatan: str, user_id: int) -> FakeUser:
-    """A roster member who joins: /start, then shares their own contact."""
-    async with h.office.uow() as uow:
-        staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == jabatan))
-    assert staff is not None
-    user = h.api.user(user_id, staff.nama.split()[0])
-    user.send_text("/start")
-    await user.wait_for(lambda m: m.reply_keyboard is not None)
-    user.share_contact(staff.telepon)
-    await user.wait_for_text("Akun ini sekarang terhubung")
-    return user
-
-
-def with_button(label: str) -> object:
-    return lambda m: any(label in b[0] for row in m.buttons for b in row)
 
 
 async def test_the_whole_sop_on_telegram(harness: Harness) -> None:

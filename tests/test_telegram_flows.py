@@ -21,7 +21,7 @@ import pytest
 from pdfminer.high_level import extract_text
 from sqlalchemy import func, select
 
-from suratbot.bot.app import Bot, TelegramSettings, start_bot
+from suratbot.bot.app import Bot
 from suratbot.bot.fakebotapi import FakeBotApi, FakeUser, SentMessage
 from suratbot.bot.outbox import Limits
 from suratbot.data.concept import example_letter
@@ -31,9 +31,9 @@ from suratbot.services.roster import import_roster
 from suratbot.services.verification import verify_letter
 from suratbot.storage.models import AuditEvent, IssuedNumber, Letter, OutboxMessage, PendingPrompt, Staff
 from tests.conftest import FakeClock, roster_text
+from tests.telegram_chat import FAST, member, start_against, with_button
 
 PASSPHRASE = "kunci-demo-2026"
-FAST = Limits(per_second=200.0, per_chat_interval=0.0)  # the fake server has no flood limits to respect
 TELEGRAM = Limits(per_second=30, per_chat_interval=1.0)  # Telegram's own: one message a second to a chat
 
 DRAFTER = "Analis Perizinan"
@@ -57,19 +57,12 @@ class Harness:
     clock: FakeClock
 
 
-async def start(office: Office, api: FakeBotApi, limits: Limits = FAST) -> Bot:
-    settings = TelegramSettings(
-        api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot", poll_timeout=1
-    )
-    return await start_bot(office, telegram=settings, limits=limits, outbox_poll=0.2)
-
-
 @asynccontextmanager
 async def running(office: Office, clock: FakeClock, limits: Limits) -> AsyncIterator[Harness]:
     await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
     api = FakeBotApi()
     await api.start()
-    bot = await start(office, api, limits)
+    bot = await start_against(office, api, limits)
     h = Harness(office, api, bot, clock)
     try:
         yield h
@@ -130,19 +123,6 @@ async def paced(office: Office, clock: FakeClock) -> AsyncIterator[Harness]:
 # --- people and their chats -------------------------------------------------------------------------------------
 
 
-async def member(h: Harness, jabatan: str, user_id: int) -> FakeUser:
-    """A roster member who joins: /start, then shares their own contact."""
-    async with h.office.uow() as uow:
-        staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == jabatan))
-    assert staff is not None
-    user = h.api.user(user_id, staff.nama.split()[0])
-    user.send_text("/start")
-    await user.wait_for(lambda m: m.reply_keyboard is not None)
-    user.share_contact(staff.telepon)
-    await user.wait_for_text("Akun ini sekarang terhubung")
-    return user
-
-
 @dataclass
 class People:
     drafter: FakeUser
@@ -160,10 +140,6 @@ async def people(h: Harness, base: int) -> People:
         await member(h, CLERK, base + 4),
         await member(h, KEPALA, base + 5),
     )
-
-
-def with_button(label: str) -> Callable[[SentMessage], bool]:
-    return lambda m: any(label in text for row in m.buttons for text, _ in row)
 
 
 def said(m: SentMessage) -> str:

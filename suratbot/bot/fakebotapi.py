@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import itertools
 import json
@@ -272,10 +273,8 @@ class FakeUser:
                     f"the chat so far:\n{self.transcript() or '(empty)'}"
                 )
             changed = self._changed
-            try:
+            with contextlib.suppress(TimeoutError):  # checked again at the top of the loop
                 await asyncio.wait_for(changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_for_text(
         self,
@@ -570,10 +569,8 @@ class FakeBotApi:
                 return self._updates[:limit]
             # Clearing is safe: nothing is queued right now, and queuing sets the event again.
             self._new_updates.clear()
-            try:
+            with contextlib.suppress(TimeoutError):  # a long poll that ends empty
                 await asyncio.wait_for(self._new_updates.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def _set_webhook(self, params: JSONDict) -> bool:
         self.webhook_url = str(params.get("url") or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import signal
@@ -102,10 +103,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests): no signals
                 loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # not the main thread (tests)
-                pass
         channels = ", ".join(bot.channels) or "tidak ada (isi TELEGRAM_BOT_TOKEN di .env)"
         print(f"suratbot berjalan. Saluran chat: {channels}. Web: port {settings.web_port}. Ctrl+C untuk berhenti.",
               file=out, flush=True)  # fmt: skip

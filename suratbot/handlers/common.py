@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from suratbot.handlers.types import Inbound, Reply, Response
+from suratbot.services import prompts
 from suratbot.services.office import Office
 from suratbot.services.uploads import PDF, Upload, check_upload
 from suratbot.storage.models import Letter, Staff
@@ -60,6 +61,14 @@ def refused(refusal: Refusal, *, button: bool = False) -> Response:
     return Response.say(refusal.message)
 
 
+async def refused_waiting(office: Office, staff: Staff, refusal: Refusal) -> Response:
+    """A refusal of an answer the bot was waiting for: if the letter moved on, the bot stops waiting; if the
+    answer was wrong (a bad file, a bad code), it waits for a better one."""
+    if is_stale(refusal):
+        await prompts.clear(office, staff.id)
+    return refused(refusal)
+
+
 def _short(text: str) -> str:
     return text if len(text) <= 190 else text[:187] + "..."
 
@@ -76,7 +85,7 @@ def is_stale(refusal: Refusal) -> bool:
     }
 
 
-def letter_line(office: Office, letter: Letter) -> str:
-    from suratbot.services.notices import letter_heading
-
-    return f"{letter_heading(letter)} \u2014 tahap {office.sop.states[letter.state].name}"
+def pdf_name(letter: Letter, suffix: str = "") -> str:
+    """The file name a letter's PDF is sent under: its number (slashes and the like as dashes), else its ID."""
+    stem = letter.nomor or f"konsep-{letter.id[:8]}"
+    return "".join(c if c.isalnum() or c in "-._" else "-" for c in stem) + suffix + ".pdf"

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from suratbot.handlers import buttons
-from suratbot.handlers.common import refused
-from suratbot.handlers.numbering import _safe
+from suratbot.handlers.common import pdf_name, refused
 from suratbot.handlers.types import Button, Document, Inbound, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.mail import check_address, send_letter
@@ -86,7 +85,7 @@ async def route_note(office: Office, staff: Staff, prompt: PendingPrompt, inboun
                     f"ditandatangani secara elektronik.\nKeaslian surat dapat diperiksa di {office.verify_url(letter.id)}\n"
                 ),
                 pdf=office.files.get(letter.current_version),
-                filename=f"{_safe(letter.nomor or letter.id)}.pdf",
+                filename=pdf_name(letter),
             )
             note = f"ke {address}"
         elif route == "chat":
@@ -94,7 +93,7 @@ async def route_note(office: Office, staff: Staff, prompt: PendingPrompt, inboun
             if inbound.send_to is None or not target or len(target) > 64 or " " in target:
                 raise Refusal("chat_salah", "Chat tujuan tidak dikenali. Ketik @nama_pengguna atau ID chat.")
             caption = f"Surat {office.sop.office} Nomor {letter.nomor}. Keaslian: {office.verify_url(letter.id)}"
-            document = Document(letter.current_version, f"{_safe(letter.nomor or letter.id)}.pdf")
+            document = Document(letter.current_version, pdf_name(letter))
             await inbound.send_to(target, Reply(caption, document=document))
             note = f"ke {target}"
         elif note == "-":

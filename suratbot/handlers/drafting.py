@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from suratbot.handlers import buttons
-from suratbot.handlers.common import is_stale, receive, refused, staff_name, store
+from suratbot.handlers.common import receive, refused, refused_waiting, staff_name, store
 from suratbot.handlers.types import Button, Inbound, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.office import Office
@@ -211,9 +211,7 @@ async def revision_file(office: Office, staff: Staff, prompt: PendingPrompt, inb
         assert prompt.letter_id is not None
         letter = await letters.resubmit(office, prompt.letter_id, staff.id, upload, note=clean_note(inbound.text))
     except Refusal as refusal:
-        if is_stale(refusal):  # the letter moved on (cancelled...): stop waiting for its revision
-            await prompts.clear(office, staff.id)
-        return refused(refusal)
+        return await refused_waiting(office, staff, refusal)
     await prompts.clear(office, staff.id)
     holder = await staff_name(office, letter.holder_id)
     return Response.say(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from suratbot.handlers import buttons
+from suratbot.handlers.common import pdf_name
 from suratbot.handlers.types import Document, Reply
 from suratbot.services.office import Office
 from suratbot.storage.models import Letter, OutboxMessage
@@ -14,8 +15,5 @@ def render(office: Office, row: OutboxMessage, letter: Letter | None) -> Reply:
         rows = buttons.step_buttons(office.sop, list(row.actions), row.letter_id, row.expected_state)
     document = None
     if row.attachment_sha256:
-        name = "surat.pdf"
-        if letter is not None:
-            name = f"{(letter.nomor or 'konsep-' + letter.id[:8]).replace('/', '-')}.pdf"
-        document = Document(row.attachment_sha256, name)
+        document = Document(row.attachment_sha256, pdf_name(letter) if letter is not None else "surat.pdf")
     return Reply(row.text, buttons=rows, document=document)

@@ -4,7 +4,7 @@ numbered PDF goes to Kepala Dinas."""
 from __future__ import annotations
 
 from suratbot.handlers import buttons
-from suratbot.handlers.common import is_stale, refused, staff_name
+from suratbot.handlers.common import pdf_name, refused, refused_waiting, staff_name
 from suratbot.handlers.types import Button, Document, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.office import Office
@@ -66,9 +66,7 @@ async def classification(office: Office, staff: Staff, prompt: PendingPrompt, te
         code = check_klasifikasi(text)
         letter = await buttons.turn(office, prompt.letter_id, prompt.expected_state, staff, "beri_nomor")
     except Refusal as refusal:
-        if is_stale(refusal):
-            await prompts.clear(office, staff.id)
-        return refused(refusal)
+        return await refused_waiting(office, staff, refusal)
     await prompts.clear(office, staff.id)
     return await _proposal(office, letter, code)
 
@@ -86,10 +84,6 @@ async def assign(office: Office, staff: Staff, klasifikasi: str, letter_id: str 
     holder = await staff_name(office, letter.holder_id)
     reply = Reply(
         f"\U0001f522 Nomor {letter.nomor} diberikan. Surat bernomor diteruskan untuk ditandatangani oleh {holder}.",
-        document=Document(letter.current_version, f"{_safe(letter.nomor or letter.id)}.pdf"),
+        document=Document(letter.current_version, pdf_name(letter)),
     )
     return Response([reply], answer=f"Nomor {letter.nomor}", clear_buttons=True)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-._" else "-" for c in name)

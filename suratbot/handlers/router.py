@@ -20,7 +20,7 @@ from suratbot.handlers import (
 from suratbot.handlers.types import Inbound, Reply, Response
 from suratbot.services import identity, prompts
 from suratbot.services.office import Office
-from suratbot.storage.models import Staff
+from suratbot.storage.models import PendingPrompt, Staff
 from suratbot.workflow.machine import Refusal
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,13 @@ async def _route(office: Office, inbound: Inbound) -> Response:
         return onboarding.welcome(office)
     if inbound.callback is not None:
         return await _button(office, staff, inbound)
-    prompt = await prompts.pending(office, staff.id)
+    last = await prompts.latest(office, staff.id)  # one read: the live prompt, or one that just expired
+    prompt = last if last is not None and prompts.is_live(last, office.now()) else None
     if inbound.file is None and inbound.command != "batal":
         # While the bot waits for a passphrase, any text is one (even "/..."): it is deleted, never echoed.
         if prompt is not None and prompt.kind == signing.PASSPHRASE:
             return await signing.passphrase(office, staff, prompt, inbound)
-        if prompt is None and await _late_passphrase(office, staff):
+        if prompt is None and last is not None and await _late_passphrase(office, staff, last):
             await inbound.discard()
             return Response(
                 [
@@ -104,10 +105,9 @@ async def _route(office: Office, inbound: Inbound) -> Response:
 PASSPHRASE_GRACE = timedelta(minutes=30)
 
 
-async def _late_passphrase(office: Office, staff: Staff) -> bool:
+async def _late_passphrase(office: Office, staff: Staff, prompt: PendingPrompt) -> bool:
     """A passphrase prompt that expired a short while ago: the next text is probably a passphrase typed late."""
-    prompt = await prompts.latest(office, staff.id)
-    if prompt is None or prompt.kind != signing.PASSPHRASE or prompt.expires_at is None:
+    if prompt.kind != signing.PASSPHRASE or prompt.expires_at is None:
         return False
     if office.now() > prompt.expires_at + PASSPHRASE_GRACE:
         return False

@@ -3,9 +3,10 @@ and shown; or the letter is returned with a reason."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from suratbot.handlers import buttons
-from suratbot.handlers.common import refused, staff_name
-from suratbot.handlers.numbering import _safe
+from suratbot.handlers.common import pdf_name, refused, staff_name
 from suratbot.handlers.types import Document, Inbound, Reply, Response
 from suratbot.services import prompts
 from suratbot.services.office import Office
@@ -22,8 +23,6 @@ async def ask_passphrase(office: Office, staff: Staff, letter_id: str | None, st
         letter = await buttons.turn(office, letter_id, state, staff, "tandatangani")
     except Refusal as refusal:
         return refused(refusal, button=True)
-    from datetime import timedelta
-
     await prompts.ask(
         office, staff.id, PASSPHRASE, letter_id=letter.id, expected_state=letter.state,
         ttl=timedelta(minutes=PASSPHRASE_TTL_MINUTES),
@@ -66,7 +65,7 @@ async def passphrase(office: Office, staff: Staff, prompt: PendingPrompt, inboun
             Reply(
                 f"\u2705 Surat Nomor {letter.nomor} sudah ditandatangani secara elektronik dan diteruskan ke {clerk} "
                 "untuk dikirim.",
-                document=Document(letter.current_version, f"{_safe(letter.nomor or letter.id)}-ttd.pdf"),
+                document=Document(letter.current_version, pdf_name(letter, "-ttd")),
             )
         ],
         delete_inbound=True,

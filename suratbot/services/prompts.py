@@ -45,16 +45,9 @@ async def ask(
     return prompt
 
 
-async def pending(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
-    """What the bot waits on this person for, if anything (an expired one is ignored; the next `ask` replaces it)."""
-    now = now or office.now()
-    async with office.reading() as uow:
-        prompt = (
-            await uow.session.execute(select(PendingPrompt).where(PendingPrompt.staff_id == staff_id))
-        ).scalar_one_or_none()
-    if prompt is None or (prompt.expires_at is not None and prompt.expires_at <= now):
-        return None
-    return prompt
+def is_live(prompt: PendingPrompt, now: datetime) -> bool:
+    """Still waited for: not past its time."""
+    return prompt.expires_at is None or prompt.expires_at > now
 
 
 async def latest(office: Office, staff_id: int) -> PendingPrompt | None:
@@ -65,24 +58,26 @@ async def latest(office: Office, staff_id: int) -> PendingPrompt | None:
         ).scalar_one_or_none()
 
 
+async def pending(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
+    """What the bot waits on this person for, if anything (an expired one is ignored; the next `ask` replaces it)."""
+    prompt = await latest(office, staff_id)
+    return prompt if prompt is not None and is_live(prompt, now or office.now()) else None
+
+
 async def take(office: Office, staff_id: int, *, now: datetime | None = None) -> PendingPrompt | None:
-    """The pending prompt, removed: the person's next text answers it exactly once."""
-    return await _find(office, staff_id, now=now or office.now(), remove=True)
-
-
-async def clear(office: Office, staff_id: int) -> None:
-    async with office.uow() as uow:
-        await uow.session.execute(delete(PendingPrompt).where(PendingPrompt.staff_id == staff_id))
-
-
-async def _find(office: Office, staff_id: int, *, now: datetime, remove: bool) -> PendingPrompt | None:
+    """The pending prompt, removed: the person's next text answers it exactly once (an expired one is removed
+    and not returned)."""
+    now = now or office.now()
     async with office.uow() as uow:
         prompt = (
             await uow.session.execute(select(PendingPrompt).where(PendingPrompt.staff_id == staff_id).with_for_update())
         ).scalar_one_or_none()
         if prompt is None:
             return None
-        expired = prompt.expires_at is not None and prompt.expires_at <= now
-        if expired or remove:
-            await uow.session.delete(prompt)
-        return None if expired else prompt
+        await uow.session.delete(prompt)
+        return prompt if is_live(prompt, now) else None
+
+
+async def clear(office: Office, staff_id: int) -> None:
+    async with office.uow() as uow:
+        await uow.session.execute(delete(PendingPrompt).where(PendingPrompt.staff_id == staff_id))

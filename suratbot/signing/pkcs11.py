@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,10 +65,8 @@ class TokenSigner:
         self.signer = signer
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(p11.PKCS11Error):  # the token went away meanwhile: nothing left to close
             self.session.close()
-        except p11.PKCS11Error:  # the token went away meanwhile: nothing left to close
-            pass
 
 
 def open_signer(config: TokenConfig, label: str, pin: str, *, now: datetime) -> TokenSigner:

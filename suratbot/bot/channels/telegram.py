@@ -4,6 +4,7 @@ calls, and the outbox sender delivers notifications through it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -101,10 +102,8 @@ class TelegramChannel:
         bot = self.bot
 
         async def working() -> None:
-            try:
+            with contextlib.suppress(TelegramError):  # cosmetic: never worth failing the person's action for
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
-            except TelegramError:  # cosmetic: never worth failing the person's action for
-                pass
 
         async def send_to(target: str, reply: Reply) -> None:
             chat: int | str = int(target) if target.lstrip("-").isdigit() else target
@@ -163,32 +162,24 @@ class TelegramChannel:
         chat_id = update.effective_user.id  # type: ignore[union-attr]
         query = update.callback_query
         if response.delete_inbound and update.message is not None:
-            try:
+            with contextlib.suppress(BadRequest, Forbidden):  # deleted already (by `discard`)
                 await update.message.delete()
-            except (BadRequest, Forbidden):
-                pass  # deleted already (by `discard`)
         if query is not None:  # the toast and the button removal are cosmetic: the replies below matter
-            try:
+            with contextlib.suppress(TelegramError):  # too old to answer, or a hiccup: the reply still tells them
                 await query.answer(response.answer or None)
-            except TelegramError:
-                pass  # too old to answer, or a hiccup: the reply below still tells them
             if response.clear_buttons and query.message is not None:
-                try:
+                with contextlib.suppress(TelegramError):  # no buttons left, or the message is too old to edit
                     await query.edit_message_reply_markup(reply_markup=None)
-                except TelegramError:
-                    pass  # no buttons left, or the message is too old to edit
         for reply in response.replies:
             await self._send(chat_id, reply)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: update failed: %s", type(context.error).__name__, exc_info=context.error)
         if isinstance(update, Update) and update.effective_user is not None:
-            try:
+            with contextlib.suppress(TelegramError):  # the error may be the network itself
                 await self.bot.send_message(
                     update.effective_user.id, "Maaf, terjadi kesalahan di bot. Coba lagi sebentar lagi."
                 )
-            except Exception:  # the error may be the network itself
-                pass
 
     # --- outbound -----------------------------------------------------------------------------------------------
 
@@ -224,9 +215,9 @@ class TelegramChannel:
         except RetryAfter as exc:
             seconds = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
             raise RetryLater(float(seconds), "Telegram: retry after") from exc
+        except BadRequest as exc:  # a NetworkError in PTB's tree, but Telegram will never take this message
+            raise Undeliverable(f"Telegram: {exc.message}") from exc
         except (TimedOut, NetworkError) as exc:
-            if isinstance(exc, BadRequest):
-                raise Undeliverable(f"Telegram: {exc.message}") from exc
             raise RetryLater(5.0, f"Telegram: {type(exc).__name__}") from exc
         except Forbidden as exc:
             raise Undeliverable(f"Telegram: {exc.message}") from exc

@@ -9,6 +9,7 @@ sent again then (at least once: the only double send is a crash between Telegram
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -98,10 +99,8 @@ class _Pacer:
     async def _sleep_until(moment: float, stopping: asyncio.Event) -> bool:
         delay = moment - time.monotonic()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):  # the usual end: the delay has passed
                 await asyncio.wait_for(stopping.wait(), delay)
-            except TimeoutError:
-                pass
         return not stopping.is_set()
 
     def pause(self, seconds: float) -> None:
@@ -144,16 +143,24 @@ class OutboxSender:
         while not stop.is_set():
             self._wake.clear()  # before draining: a wake-up that comes during the round is not lost
             try:
-                while not stop.is_set() and await self.drain_once():
-                    pass
+                claimed = 1
+                while claimed and not stop.is_set():  # round after round while there is something due
+                    claimed = await self.drain_once()
             except Exception:  # keep the bot alive; the rows stay pending and are tried again
                 log.exception("outbox: a delivery round failed")
             if stop.is_set():
                 break
             waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-            _, pending = await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
+            if not done:
+                # A quiet moment: rows parked for someone who bound meanwhile go back in line. (On PostgreSQL a
+                # claim can park a row in the instant a person binds; this picks it up within one poll.)
+                try:
+                    await self.requeue_bound()
+                except Exception:
+                    log.exception("outbox: could not put parked rows back in line")
 
     async def requeue_bound(self) -> int:
         """Rows parked for people without a chat account who have one on our channels by now go back in line."""

@@ -162,3 +162,42 @@ async def test_a_150_page_letter_signs_and_verifies(ca: DemoCA, kepala_p12: byte
     assert signed.startswith(long_letter)
     result = await verify_pdf(signed, [ca.cert])
     assert result.ok, result
+
+
+async def test_the_signing_worker_process_signs_refuses_and_survives_a_crash(ca: DemoCA, kepala_p12: bytes) -> None:
+    import os
+    import signal
+
+    from suratbot.signing.pades import A4_STAMP_BOX
+    from suratbot.signing.pool import LocalSigning, PdfJob, SigningPool
+
+    letter = example_letter("Undangan Rapat", "Camat se-Kabupaten Sumedang")
+
+    def request(passphrase: str, *pdfs: bytes) -> LocalSigning:
+        jobs = tuple(PdfJob(pdf, -1, A4_STAMP_BOX) for pdf in pdfs)
+        return LocalSigning(kepala_p12, passphrase, NOW, stamp(), "Sumedang", jobs)
+
+    assert PASSPHRASE not in repr(request(PASSPHRASE, letter))  # nor the key or the PDF
+    pool = SigningPool()
+    try:
+        outgoing, archive = await pool.sign(request(PASSPHRASE, letter, letter))
+        for signed in (outgoing, archive):
+            result = await verify_pdf(signed, [ca.cert])
+            assert result.ok and result.signatures[0].signer == KEPALA.nama
+        with pytest.raises(SigningError) as wrong:
+            await pool.sign(request("salah-ketik", letter))
+        assert wrong.value.code == "kata_sandi_salah" and "salah-ketik" not in str(wrong.value)
+        with pytest.raises(SigningError) as damaged:
+            await pool.sign(request(PASSPHRASE, b"%PDF-1.7 terpotong"))
+        assert damaged.value.code == "pdf_rusak"
+
+        assert pool._executor is not None
+        for pid in list(pool._executor._processes):  # the worker dies (killed, out of memory...)
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(SigningError) as died:
+            await pool.sign(request(PASSPHRASE, letter))
+        assert died.value.code == "tte_gagal"
+        [again] = await pool.sign(request(PASSPHRASE, letter))  # a new worker takes over
+        assert (await verify_pdf(again, [ca.cert])).ok
+    finally:
+        pool.close()

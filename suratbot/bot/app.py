@@ -12,6 +12,7 @@ from telegram import Update
 from suratbot.bot.channels.telegram import TelegramChannel
 from suratbot.bot.outbox import Channel, Limits, OutboxSender
 from suratbot.services.office import Office
+from suratbot.signing.pool import shared_pool
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ async def start_bot(
     """Start every configured channel (long polling, or a webhook the web app serves) and the outbox sender;
     a restart picks up what was pending."""
     bot = Bot(office, webhook=webhook)
+    if office.signing.backend == "pkcs12":  # the signing worker imports pyHanko now, not at the first signature
+        shared_pool().start()
     channels: dict[str, Channel] = {}
     if telegram is not None:
         bot.telegram = TelegramChannel(

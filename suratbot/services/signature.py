@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 from cryptography.hazmat.primitives import serialization
-from pyhanko.sign import signers
 from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import func, select
@@ -25,8 +25,9 @@ from suratbot.services.notices import local_time
 from suratbot.services.office import Office
 from suratbot.services.uploads import Upload
 from suratbot.signing import stamping
-from suratbot.signing.pades import SigningError, StampText, sign_pdf, unlock_pkcs12
+from suratbot.signing.pades import SigningError, StampText, sign_pdf
 from suratbot.signing.pkcs11 import TokenSigner, open_signer
+from suratbot.signing.pool import LocalSigning, PdfJob, shared_pool
 from suratbot.signing.remote import RemoteSigner
 from suratbot.signing.verify import trust_root
 from suratbot.storage.models import AuditEvent, Letter, Staff
@@ -51,18 +52,18 @@ async def sign_letter(
     """Sign the letter's current version with the actor's own key and move it on to dispatch.
 
     Refusal (in Indonesian) when the actor may not sign it now, is locked out after three wrong passphrases
-    in 15 minutes, has no key, or types a wrong passphrase (which is counted and recorded). With a key on this
-    machine (PKCS#12 file or PKCS#11 token) the check, the unlocking and the count happen under a lock on the
-    signer's row, so guesses sent at once are counted one by one; a remote service checks the passphrase
-    itself, one request per signer at a time. The signature is made outside the transaction and recorded only
-    if the letter did not change meanwhile.
+    in 15 minutes, has no key, or types a wrong passphrase (which is counted and recorded). A key file (PKCS#12)
+    is unlocked and used in the signing worker process (`suratbot.signing.pool`), and a remote service checks
+    the passphrase itself: both one signature per signer at a time in this process, so guesses sent at once are
+    counted one by one. A PKCS#11 token is opened under a lock on the signer's row. The signature is made
+    outside the transaction and recorded only if the letter did not change meanwhile.
 
     Number, date, footer and QR link are on the page before anything is signed; the signed bytes are stored as
     they come from the signer. The archival copy (the same letter with the paraf block) is signed too.
     """
     now = now or office.now()
     setup = office.signing
-    lock = _REMOTE_LOCKS.setdefault(actor_id, asyncio.Lock()) if setup.backend == "remote" else _NO_LOCK
+    lock = _signer_lock(actor_id) if setup.backend != "pkcs11" else _NO_LOCK
     async with lock:
         refusal: Refusal | None = None
         key: _Key | None = None
@@ -90,7 +91,7 @@ async def sign_letter(
         try:
             outgoing, archive = await _sign_both(office, key, letter_id, version, signer, paraf, passphrase, now)
         except SigningError as exc:
-            if exc.code == "kata_sandi_salah":  # a remote service said so: count it like a local one
+            if exc.code == "kata_sandi_salah":  # the worker or the remote service said so: count it
                 async with office.uow() as uow:
                     message = await _count_wrong(uow.session, letter_id, actor_id, now)
                 raise Refusal(exc.code, message) from None
@@ -147,11 +148,11 @@ async def paraf_of(session: AsyncSession, letter_id: str) -> list[Paraf]:
 
 
 class _Key:
-    """An unlocked signer: a pyHanko signer on this machine (from a file or a token), or none for the remote
-    service, which checks the passphrase itself."""
+    """What signs: a PKCS#12 file (still locked: the signing worker unlocks it), an opened PKCS#11 token, or
+    neither for the remote service, which checks the passphrase itself."""
 
-    def __init__(self, local: signers.Signer | None = None, token: TokenSigner | None = None) -> None:
-        self.local: signers.Signer | None = token.signer if token is not None else local
+    def __init__(self, key_file: bytes | None = None, token: TokenSigner | None = None) -> None:
+        self.key_file = key_file
         self.token = token
 
     def close(self) -> None:
@@ -168,14 +169,21 @@ class _NoLock:
 
 
 _NO_LOCK = _NoLock()
-_REMOTE_LOCKS: dict[int, asyncio.Lock] = {}  # one remote signing per signer at a time, so guesses count one by one
+# one signing per signer at a time, so guesses count one by one (an asyncio lock belongs to one event loop)
+_SIGNER_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _signer_lock(actor_id: int) -> asyncio.Lock:
+    locks = _SIGNER_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(actor_id, asyncio.Lock())
 
 
 async def _unlock(office: Office, actor: Staff, passphrase: str, now: datetime) -> _Key:
     setup = office.signing
     if setup.backend == "pkcs12":
-        key_bytes = await asyncio.to_thread(_read_key, signer_key_path(office, actor.nip))
-        return _Key(local=await asyncio.to_thread(unlock_pkcs12, key_bytes, passphrase, now=now))
+        return _Key(key_file=await asyncio.to_thread(_read_key, signer_key_path(office, actor.nip)))
     if setup.backend == "pkcs11":
         assert setup.token is not None
         return _Key(token=await asyncio.to_thread(open_signer, setup.token, actor.nip, passphrase, now=now))
@@ -233,10 +241,19 @@ async def _sign_both(
                 location=office.sop.office,
             )  # fmt: skip
 
+    elif key.key_file is not None:
+        sources = [outgoing_source]
+        if archive_source is not None and archive_source is not outgoing_source:
+            sources.append(archive_source)
+        signed = await _sign_with_key_file(office, key.key_file, passphrase, now, sources, stamp, placement)
+        outgoing = signed[0]
+        if archive_source is None:
+            return outgoing, None
+        return outgoing, signed[-1]
     else:
 
         async def sign(pdf: bytes) -> bytes:
-            return await _sign_locally(office, key, pdf, stamp, placement)
+            return await _sign_on_token(office, key, pdf, stamp, placement)
 
     outgoing = await sign(outgoing_source)
     if archive_source is None:
@@ -246,15 +263,49 @@ async def _sign_both(
     return outgoing, await sign(archive_source)
 
 
-async def _sign_locally(
+async def _sign_with_key_file(
+    office: Office,
+    key_file: bytes,
+    passphrase: str,
+    now: datetime,
+    pdfs: list[bytes],
+    stamp: StampText,
+    placement: stamping.Placement,
+) -> list[bytes]:
+    """PAdES with a PKCS#12 file, unlocked and used in the signing worker: B-B, or B-T/B-LT with the office's
+    timestamp authority."""
+    setup = office.signing
+    request = LocalSigning(
+        p12=key_file,
+        passphrase=passphrase,
+        now=now,
+        stamp=stamp,
+        location=office.sop.office,
+        jobs=tuple(PdfJob(pdf, placement.page, placement.box) for pdf in pdfs),
+        tsa_url=setup.tsa_url or None,
+        long_term=bool(setup.tsa_url) and setup.long_term,
+        fetch_revocation=setup.fetch_revocation,
+    )
+    if request.long_term:
+        der = serialization.Encoding.DER
+        request = replace(
+            request,
+            trust_roots=tuple(cert.public_bytes(der) for cert in trust_roots(office)),
+            crls=tuple(crl.public_bytes(der) for crl in local_crls(office)),
+        )
+    return await shared_pool().sign(request)
+
+
+async def _sign_on_token(
     office: Office, key: _Key, pdf: bytes, stamp: StampText, placement: stamping.Placement
 ) -> bytes:
-    """PAdES with a key on this machine: B-B, or B-T/B-LT with the office's timestamp authority."""
+    """PAdES with a key on a PKCS#11 token: B-B, or B-T/B-LT with the office's timestamp authority."""
     setup = office.signing
-    assert key.local is not None
+    assert key.token is not None
+    signer = key.token.signer
     where = {"location": office.sop.office, "box": placement.box, "page": placement.page}
     if not setup.tsa_url:
-        return await sign_pdf(pdf, key.local, stamp, **where)
+        return await sign_pdf(pdf, signer, stamp, **where)
     context = None
     if setup.long_term:
         context = ValidationContext(
@@ -265,7 +316,7 @@ async def _sign_locally(
         )
     async with aiohttp.ClientSession() as http:
         timestamper = HTTPTimeStamper(setup.tsa_url, timeout=30, session=http)
-        return await sign_pdf(pdf, key.local, stamp, timestamper=timestamper, validation_context=context, **where)
+        return await sign_pdf(pdf, signer, stamp, timestamper=timestamper, validation_context=context, **where)
 
 
 def _paraf_lines(office: Office, paraf: list[Paraf]) -> list[str]:

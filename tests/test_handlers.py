@@ -102,6 +102,17 @@ async def test_strangers_forwarded_contacts_and_forged_buttons(office: Office) -
     assert refused.replies[0].remove_keyboard
     nothing = await stranger.press_data("setujui|abc|verifikasi_1")
     assert nothing.answer and "Bagikan nomor" in nothing.answer
+    for _ in range(3):  # trying again and again: refused each time, the admins told only once a day
+        await stranger.join()
+        assert "tidak ada di daftar pegawai" in stranger.text()
+    other = Person(office, "998", "+6281288888888", "Orang Kedua")
+    await other.join()
+    async with office.uow() as uow:
+        notices = (await uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "orang_asing"))).all()
+        admins = {row.recipient_id for row in notices}
+    assert admins and len(notices) == 2 * len(admins)
+    assert sum("+6281299999999" in row.text for row in notices) == len(admins)
+    assert sum("+6281288888888" in row.text for row in notices) == len(admins)
 
     drafter = await person(office, "Analis Perizinan", "201")
     forged = await drafter.press_data("setujui|AAAAAAAAAAAAAAAAAAAAAA|verifikasi_1")

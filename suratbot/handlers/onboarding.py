@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from suratbot.handlers.types import Inbound, Reply, Response
 from suratbot.services import identity
 from suratbot.services.notices import outbox_row, plain_notice
 from suratbot.services.office import Office
-from suratbot.storage.models import Staff
+from suratbot.storage.models import OutboxMessage, Staff
 from suratbot.workflow.machine import Refusal
+
+STRANGER_QUIET = timedelta(hours=24)  # how long the admins are not told again of the same unknown number
 
 WELCOME = (
     "Selamat datang di bot surat keluar {office}.\n"
@@ -50,7 +56,8 @@ async def contact(office: Office, inbound: Inbound) -> Response:
 
 
 async def _tell_admins(office: Office, inbound: Inbound) -> None:
-    """An unknown number tried the bot: the admins hear of it (through the outbox, like any notice)."""
+    """An unknown number tried the bot: the admins hear of it (through the outbox, like any notice), once a day
+    per number, however often it tries."""
     admins = await identity.admins(office)
     if not admins:
         return
@@ -62,6 +69,15 @@ async def _tell_admins(office: Office, inbound: Inbound) -> None:
     )
     now = office.now()
     async with office.uow() as uow:
+        told = await uow.session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.kind == "orang_asing",
+                OutboxMessage.created_at >= now - STRANGER_QUIET,
+                OutboxMessage.text.contains(f"nomor {inbound.contact.phone} ({inbound.channel})"),
+            )
+        )
+        if told is not None:  # the same number again: the admins heard of it already today
+            return
         for admin in admins:
             uow.session.add(outbox_row(plain_notice(admin, "orang_asing", text), None, now))
 

@@ -91,7 +91,9 @@ def test_shipped_states_in_order(sop: Sop) -> None:
 
 
 def test_shipped_roles(sop: Sop) -> None:
-    assert set(sop.roles) == {"konseptor", "verifikator1", "verifikator2", "pengelola", "kepala", "admin"}
+    assert set(sop.roles) == {
+        "konseptor", "verifikator1", "verifikator2", "sekretaris", "pengelola", "kepala", "admin"
+    }  # fmt: skip
     assert sop.roles["kepala"].name == "Kepala Dinas"
     assert sop.roles["pengelola"].name == "Pengelola Surat"
     assert all(role.key == key for key, role in sop.roles.items())
@@ -971,6 +973,10 @@ def test_other_office_from_shipped_data_without_verifikasi_2(data: Data) -> None
     del data["transitions"][T_SETUJUI_2]
     for t in data["transitions"]:
         t["from"] = [s for s in t["from"] if s != "verifikasi_2"]
+    with pytest.raises(SopConfigError) as stale:  # verifikasi_1 escalated to the verifier 2 that is gone
+        parse_sop(data)
+    assert stale.value.key == "states.verifikasi_1.escalate_to[0]"
+    data["states"]["verifikasi_1"]["escalate_to"] = ["role:sekretaris", "role:kepala"]
     sop = parse_sop(data)
     assert tuple(sop.states) == tuple(s for s in STATES if s != "verifikasi_2")
     assert sop.verifier_levels() == [1]
@@ -985,3 +991,49 @@ def test_other_office_from_shipped_data_without_verifikasi_2(data: Data) -> None
     )
     move = decide(sop, LetterFacts("konsep", 1, 1, "verifikasi_1"), drafter, "ajukan_ulang", now=now)
     assert move.to_state == "verifikasi_1"
+
+
+def test_shipped_escalation_and_reminder_rule(sop: Sop) -> None:
+    from datetime import time
+
+    from suratbot.workflow.sop import HolderSpec
+
+    escalate = {key: [str(spec) for spec in state.escalate_to] for key, state in sop.states.items()}
+    assert escalate["konsep"] == ["verifier:1"]
+    assert escalate["verifikasi_1"] == ["verifier:2"]
+    assert escalate["verifikasi_2"] == ["role:sekretaris", "role:kepala"]
+    assert escalate["penomoran"] == escalate["pengiriman"] == ["role:kepala"]
+    assert escalate["tanda_tangan"] == [] and sop.states["tanda_tangan"].standard_minutes is None
+    assert sop.reminders.repeat_minutes == 30 and sop.reminders.digest_at == time(7, 45)
+    assert HolderSpec("role", role="kepala") in sop.states["penomoran"].escalate_to
+
+
+@pytest.mark.parametrize(
+    ("patch", "key"),
+    [
+        ({"states": {"konsep": {"escalate_to": ["role:bupati"]}}}, "states.konsep.escalate_to[0]"),
+        ({"states": {"konsep": {"escalate_to": "verifier:9"}}}, "states.konsep.escalate_to[0]"),
+        ({"states": {"konsep": {"escalate_to": 3}}}, "states.konsep.escalate_to"),
+        ({"reminders": {"repeat_minutes": 0}}, "reminders.repeat_minutes"),
+        ({"reminders": {"digest_at": "25:00"}}, "reminders.digest_at"),
+        ({"reminders": {"sometimes": True}}, "reminders"),
+    ],
+)
+def test_bad_reminder_settings_name_their_key(patch: dict, key: str) -> None:
+    import copy
+    import tomllib
+    from importlib import resources
+
+    from suratbot.workflow.sop import SopConfigError, parse_sop
+
+    data = tomllib.loads(resources.files("suratbot.workflow").joinpath("sop_dpmptsp_sumedang.toml").read_text())
+    data = copy.deepcopy(data)
+    for top, body in patch.items():
+        if top == "states":
+            for state, fields in body.items():
+                data["states"][state].update(fields)
+        else:
+            data.setdefault(top, {}).update(body)
+    with pytest.raises(SopConfigError) as error:
+        parse_sop(data)
+    assert error.value.key.startswith(key)

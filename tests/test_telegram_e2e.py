@@ -16,6 +16,7 @@ from suratbot.services.keystore import make_demo_keys
 from suratbot.services.office import Office
 from suratbot.services.verification import verify_letter
 from suratbot.storage.models import Letter, OutboxMessage, Staff
+from tests.conftest import FakeClock
 from tests.telegram_chat import member, start_against, with_button
 
 PASSPHRASE = "kunci-demo-2026"
@@ -248,3 +249,28 @@ async def test_the_clerk_sends_by_e_mail_or_forwards_to_a_chat(harness: Harness)
         assert forwarded.document is not None and forwarded.document[1] == h.office.files.get(second.current_version)
     finally:
         server.stop()
+
+
+async def test_a_reminder_that_fell_due_while_the_bot_was_down_arrives_once_after_restart(
+    harness: Harness, clock: FakeClock
+) -> None:
+    h = harness
+    drafter = await member(h, "Analis Perizinan", 4001)
+    kasi = await member(h, "Kepala Seksi Perizinan Usaha", 4002)
+    kabid = await member(h, "Kepala Bidang Pelayanan Perizinan", 4003)
+    drafter.send_document(example_letter("Undangan", "Camat"), "undangan.pdf", caption=CAPTION)
+    drafter.press(await drafter.wait_for(with_button("Kirim ke verifikator")), "Kirim ke verifikator")
+    await kasi.wait_for(with_button("Setujui"))
+    await h.bot.stop()
+    clock.advance(hours=2, minutes=40)  # down across the reminders of +60, +90, +120, +150 min and the escalation
+    h.bot = await start_against(h.office, h.api)
+    reminder = await kasi.wait_for_text("Pengingat")
+    escalation = await kabid.wait_for_text("Eskalasi")
+    assert "Kepala Seksi Perizinan Usaha" in (escalation.text or "") and not escalation.buttons
+    await h.restart()  # and again: nothing more is due, nothing is sent twice
+    await drained(h)
+    assert len([m for m in kasi.messages if "Pengingat" in (m.text or "")]) == 1
+    assert len([m for m in kabid.messages if "Eskalasi" in (m.text or "")]) == 1
+    kasi.press(reminder, "Setujui")  # the reminder's buttons act like the task's
+    await kasi.wait_for_text("Paraf Anda tercatat")
+    await kabid.wait_for(with_button("Setujui"))

@@ -11,6 +11,7 @@ from telegram import Update
 
 from suratbot.bot.channels.telegram import TelegramChannel
 from suratbot.bot.outbox import Channel, Limits, OutboxSender
+from suratbot.bot.scheduler import ReminderScheduler
 from suratbot.services.office import Office
 from suratbot.signing.pool import shared_pool
 
@@ -40,11 +41,12 @@ class WebhookSettings:
 
 @dataclass
 class Bot:
-    """A running bot: its channels and its outbox sender (`start`, then `stop`)."""
+    """A running bot: its channels, its outbox sender and its reminders (`start`, then `stop`)."""
 
     office: Office
     telegram: TelegramChannel | None = None
     sender: OutboxSender | None = None
+    reminders: ReminderScheduler | None = None
     webhook: WebhookSettings | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -58,6 +60,8 @@ class Bot:
     async def stop(self) -> None:
         """The outbox sender first (a send in flight finishes, nothing new starts), then the channels: a message
         is never sent through a connection already closed."""
+        if self.reminders is not None:
+            self.reminders.stop()
         self._stop.set()
         for task in self._tasks:
             await task
@@ -78,10 +82,11 @@ async def start_bot(
     webhook: WebhookSettings | None = None,
     limits: Limits | None = None,
     outbox_poll: float = 2.0,
+    reminders: bool = True,
     on_ready: Callable[[Bot], None] | None = None,
 ) -> Bot:
-    """Start every configured channel (long polling, or a webhook the web app serves) and the outbox sender;
-    a restart picks up what was pending."""
+    """Start every configured channel (long polling, or a webhook the web app serves), the outbox sender and
+    the reminders' timer; a restart picks up what was pending and what fell due meanwhile."""
     bot = Bot(office, webhook=webhook)
     if office.signing.backend == "pkcs12":  # the signing worker imports pyHanko now, not at the first signature
         shared_pool().start()
@@ -109,6 +114,9 @@ async def start_bot(
             )
     if channels:  # with no channel the sender would park every row as "not bound anywhere": nothing to send
         bot._tasks.append(asyncio.create_task(bot.sender.run(bot._stop)))
+        if reminders:
+            bot.reminders = ReminderScheduler(office, on_sent=bot.sender.wake)
+            bot.reminders.start()
     if on_ready is not None:
         on_ready(bot)
     return bot

@@ -227,6 +227,29 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
 
 
+class Reminder(Base):
+    """A reminder to a late step's holder, or the escalation to their superior, claimed before it is sent.
+
+    The unique key (letter, step, kind, n) is the claim: of two bot processes sweeping at once, only the one
+    whose INSERT lands queues the notification (in the same transaction), so it goes out once. `step_started_at`
+    names the step: a letter that moved on and came back is a new step with reminders of its own.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("letter_id", "step_started_at", "kind", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    step_started_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))  # "pengingat" (to the holder) or "eskalasi" (to the superior)
+    seq: Mapped[int] = mapped_column(Integer)  # the n-th reminder of the step; 1 for the escalation
+    holder_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    late_minutes: Mapped[int] = mapped_column(Integer)  # working minutes past the standard time when sent
+    created_at: Mapped[datetime]
+
+
 class NumberCounter(Base):
     """The last serial given in a numbering scope (a calendar year of the letter date)."""
 

@@ -6,8 +6,8 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +78,8 @@ class State:
     escalate_after_minutes: int | None
     final: bool
     sop_step: int | None
+    # Who hears of a step past escalate_after_minutes: the first of these who is not the late holder.
+    escalate_to: tuple[HolderSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,14 @@ class NumberingRule:
 
 
 @dataclass(frozen=True)
+class ReminderRule:
+    """How often a late holder is reminded again (working minutes), and when the daily digest goes out."""
+
+    repeat_minutes: int = 30
+    digest_at: time = time(7, 45)
+
+
+@dataclass(frozen=True)
 class Sop:
     code: str
     name: str
@@ -123,6 +133,7 @@ class Sop:
     initial: str
     numbering: NumberingRule
     calendar: OfficeCalendar
+    reminders: ReminderRule = field(default_factory=lambda: ReminderRule())
     source: str = field(default="", compare=False)
 
     @property
@@ -182,7 +193,7 @@ def load_sop(path: str | Path | None = None) -> Sop:
 
 def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
     """Validate a parsed SOP file; any problem raises SopConfigError naming the key."""
-    _only_keys(data, "", {"sop", "roles", "states", "flow", "transitions", "numbering", "calendar"})
+    _only_keys(data, "", {"sop", "roles", "states", "flow", "transitions", "numbering", "calendar", "reminders"})
     meta = _table(data, "sop")
     _only_keys(meta, "sop", {"code", "name", "office", "office_code", "resubmit_to"})
     resubmit_to = _str(meta, "sop.resubmit_to", default="asker")
@@ -214,7 +225,11 @@ def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
         _check_key(key, path)
         if not isinstance(body, Mapping):
             raise SopConfigError(path, "must be a table")
-        _only_keys(body, path, {"name", "holder", "standard_minutes", "escalate_after_minutes", "final", "sop_step"})
+        _only_keys(
+            body,
+            path,
+            {"name", "holder", "standard_minutes", "escalate_after_minutes", "escalate_to", "final", "sop_step"},
+        )
         final = body.get("final", False)
         if not isinstance(final, bool):
             raise SopConfigError(f"{path}.final", "must be true or false")
@@ -251,6 +266,11 @@ def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
         )
     if not any(s.final for s in states.values()):
         raise SopConfigError("states", "at least one final state is required")
+    for key, body in _table(data, "states").items():  # once every holder is known to be valid
+        escalate_to = _escalate_to(body, f"states.{key}.escalate_to", roles)
+        if states[key].final and escalate_to:
+            raise SopConfigError(f"states.{key}.escalate_to", "a final state has no escalation")
+        states[key] = replace(states[key], escalate_to=escalate_to)
 
     flow = _table(data, "flow")
     _only_keys(flow, "flow", {"initial"})
@@ -301,6 +321,8 @@ def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
     except CalendarConfigError as exc:
         raise SopConfigError(exc.key, str(exc).removeprefix(f"{exc.key}: ")) from exc
 
+    reminders = _reminder_rule(data.get("reminders", {}))
+
     return Sop(
         code=_str(meta, "sop.code"),
         name=_str(meta, "sop.name"),
@@ -313,8 +335,38 @@ def parse_sop(data: Mapping[str, Any], source: str = "<data>") -> Sop:
         initial=initial,
         numbering=numbering,
         calendar=calendar,
+        reminders=reminders,
         source=source,
     )
+
+
+def _escalate_to(body: Mapping[str, Any], path: str, roles: Mapping[str, Role]) -> tuple[HolderSpec, ...]:
+    value = body.get("escalate_to", [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SopConfigError(path, "must be a holder spec or a list of them, e.g. ['role:sekretaris', 'role:kepala']")
+    specs = []
+    for j, text in enumerate(value):
+        spec = HolderSpec.parse(text, f"{path}[{j}]")
+        if spec.role and spec.role not in roles:
+            raise SopConfigError(f"{path}[{j}]", f"unknown role {spec.role!r}")
+        if spec.level and not any(r.verifier_level == spec.level for r in roles.values()):
+            raise SopConfigError(f"{path}[{j}]", f"no role has verifier_level = {spec.level}")
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _reminder_rule(data: Any) -> ReminderRule:
+    if not isinstance(data, Mapping):
+        raise SopConfigError("reminders", "must be a table")
+    _only_keys(data, "reminders", {"repeat_minutes", "digest_at"})
+    repeat = _minutes(data, "reminders.repeat_minutes") or ReminderRule.repeat_minutes
+    digest_text = data.get("digest_at", "07:45")
+    match = re.fullmatch(r"([01]?[0-9]|2[0-3])[:.]([0-5][0-9])", digest_text) if isinstance(digest_text, str) else None
+    if match is None:
+        raise SopConfigError("reminders.digest_at", f"must be a time of day like '07:45', got {digest_text!r}")
+    return ReminderRule(repeat, time(int(match[1]), int(match[2])))
 
 
 def _transition(

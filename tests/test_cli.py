@@ -597,3 +597,28 @@ def test_keys_status_and_demo_keys_on_a_pkcs11_token(
     on_token = migrated("keys", "status")
     assert on_token.code == 0, on_token.out
     assert "token PKCS#11" in on_token.out and "sertifikat di token berlaku sampai" in on_token.out
+
+
+# --- plh ---------------------------------------------------------------------------------------------------
+
+
+def test_plh_set_list_end(migrated: Cli, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(example_roster(), "utf-8")
+    assert migrated("staff", "import", str(roster)).code == 0
+    assert "Tidak ada masa Plh/Plt" in migrated("plh", "list").out
+    kabid, agus = "197808082003121006", "197912122006041009"
+    made = migrated("plh", "set", kabid, agus, "--sampai", "31-12-2099")
+    assert made.code == 1 and "satu tahun" in made.err  # refused: too long, nothing made
+    made = migrated("plh", "set", kabid, agus, "--mulai", "01-01-2099", "--sampai", "05-01-2099", "--plt")
+    assert made.code == 0, made.err
+    assert "Agus Setiawan" in made.out and "menjadi Plt Kepala Bidang Pelayanan Perizinan" in made.out
+    listed = migrated("plh", "list").out
+    assert "Plt Kepala Bidang Pelayanan Perizinan (Ir. Bambang Hermawan): Agus Setiawan" in listed
+    assert "akan datang" in listed
+    again = migrated("plh", "set", kabid, "Sekretaris Tidak Ada", "--sampai", "03-01-2099")
+    assert again.code == 1 and "Tidak ada pegawai aktif" in again.err
+    ended = migrated("plh", "end", kabid)
+    assert ended.code == 0 and "diakhiri" in ended.out
+    assert "Tidak ada masa Plh/Plt" in migrated("plh", "list").out
+    assert migrated("plh", "end", kabid).code == 1

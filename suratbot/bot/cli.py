@@ -63,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     keyimport.add_argument("--ganti", action="store_true", help="ganti kunci yang sudah terpasang")
     keyssub.add_parser("status", help="periksa kunci setiap penanda tangan di tempat yang dipakai (berkas/token/BSrE)")
 
+    plh = sub.add_parser("plh", help="pengganti pejabat yang berhalangan (Plh / Plt)")
+    plhsub = plh.add_subparsers(dest="plh_command", required=True, metavar="AKSI")
+    plhset = plhsub.add_parser("set", help="tunjuk pengganti untuk satu pejabat")
+    plhset.add_argument("official", help="NIP (atau nama) pejabat yang digantikan")
+    plhset.add_argument("stand_in", help="NIP (atau nama) penggantinya")
+    plhset.add_argument("--sampai", required=True, help="hari terakhir, mis. 31-12-2026")
+    plhset.add_argument("--mulai", help="hari pertama (bawaan: sekarang)")
+    plhset.add_argument("--plt", action="store_true", help="sebagai Plt (bawaan: Plh)")
+    plhend = plhsub.add_parser("end", help="akhiri masa Plh/Plt seorang pejabat sekarang")
+    plhend.add_argument("official", help="NIP (atau nama) pejabat")
+    plhsub.add_parser("list", help="masa Plh/Plt yang berjalan dan yang akan datang")
+
     verify = sub.add_parser("verify", help="periksa PDF bertanda tangan: sah, utuh, dan surat kantor ini?")
     verify.add_argument("file", type=Path)
     verify.add_argument("--english", action="store_true", help="print the result in English")
@@ -137,6 +149,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _keys_demo(office, args.passphrase, args.ganti)
         if args.command == "verify":
             return await _verify(office, args.file, "en" if args.english else "id")
+        if args.command == "plh":
+            return await _plh(office, args)
     finally:
         await office.close()
     return EXIT_USAGE  # pragma: no cover - argparse rejects anything else
@@ -368,3 +382,46 @@ async def _verify(office: Office, path: Path, lang: str) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+async def _plh(office: Office, args: argparse.Namespace) -> int:
+    """`suratbot plh set|end|list`: the admin names, ends or lists stand-ins."""
+    from suratbot.services import stand_ins
+    from suratbot.services.notices import indonesian_date, local_time, person
+    from suratbot.workflow.machine import Refusal
+
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    try:
+        if args.plh_command == "list":
+            found = await stand_ins.periods(office)
+            if not found:
+                print("Tidak ada masa Plh/Plt yang berjalan atau akan datang.")
+            for p in found:
+                state = "berjalan" if p.active else "akan datang"
+                print(
+                    f"{p.title} {p.official.jabatan} ({p.official.nama}): {person(p.stand_in)}, "
+                    f"{local_time(office.sop, p.starts_at)} s.d. {local_time(office.sop, p.ends_at)} ({state})"
+                )
+            return EXIT_OK
+        official = await stand_ins.find_staff(office, args.official)
+        if args.plh_command == "end":
+            period = await stand_ins.end_early(office, official.id)
+            print(f"Masa {period.title} {person(period.stand_in)} untuk {official.nama} diakhiri.")
+            return EXIT_OK
+        today = office.now().astimezone(office.sop.calendar.timezone).date()
+        until = stand_ins.parse_until(args.sampai, today)
+        starts = stand_ins.parse_until(args.mulai, today) if args.mulai else None
+        stand_in = await stand_ins.find_staff(office, args.stand_in)
+        title = "Plt" if args.plt else "Plh"
+        period = await stand_ins.appoint(
+            office, official.id, stand_in.id, until=until, starts=starts, title=title, by=None
+        )
+    except Refusal as refusal:
+        print(refusal.message, file=sys.stderr)
+        return EXIT_FAIL
+    state = "mulai sekarang" if period.active else f"mulai {local_time(office.sop, period.starts_at)}"
+    print(
+        f"{person(stand_in)} menjadi {title} {official.jabatan} ({official.nama}), {state} s.d. {indonesian_date(until)}."
+    )
+    return EXIT_OK

@@ -1,4 +1,5 @@
-"""The reminders' timer: an APScheduler 3 job that sweeps for late steps and re-arms itself for the next one.
+"""The SOP's timer: an APScheduler 3 job that sweeps for late steps, starts and ends Plh periods, sends the
+daily digest, and re-arms itself for the next of these.
 
 The database is the source of truth (`suratbot.services.reminders`); the scheduler holds a single job, the
 next sweep. At start it sweeps at once, so a reminder that fell due while the bot was down goes out right
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from suratbot.services import digest, stand_ins
 from suratbot.services.office import Office
 from suratbot.services.reminders import SweepResult, next_sweep_at, sweep
 
@@ -49,10 +51,15 @@ class ReminderScheduler:
         """One sweep, then the next one armed."""
         now = self.office.now()
         try:
+            changed = await stand_ins.apply_due(self.office, now)  # Plh periods that start or end now
             self.last = await sweep(self.office, now)
-            if (self.last.reminded or self.last.escalated) and self.on_sent is not None:
+            digests = await digest.send_if_due(self.office, now)
+            if (changed or digests or self.last.reminded or self.last.escalated) and self.on_sent is not None:
                 self.on_sent()
-            following = await next_sweep_at(self.office)
+            following = min(await next_sweep_at(self.office), digest.next_digest_at(self.office.sop, now))
+            change = await stand_ins.next_change_at(self.office, now)
+            if change is not None and change < following:
+                following = change
         except Exception:
             log.exception("reminder sweep failed; trying again in a minute")
             self._arm(now + RETRY)

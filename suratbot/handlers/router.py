@@ -14,6 +14,7 @@ from suratbot.handlers import (
     onboarding,
     reviewing,
     signing,
+    standing_in,
     tracking,
     verifying,
 )
@@ -30,6 +31,7 @@ COMMANDS = {
     "status": "Surat Anda dan siapa yang memegangnya",
     "cari": "Cari surat: /cari <nomor atau kata>",
     "verifikasi": "Periksa keaslian PDF bertanda tangan",
+    "plh": "Tunjuk Plh selama Anda tidak ada: /plh <nama> <sampai tanggal>",
     "bantuan": "Bantuan",
     "batal": "Batalkan pertanyaan yang sedang ditunggu",
 }
@@ -129,6 +131,8 @@ async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await tracking.search(office, staff, inbound.args)
     if command == "verifikasi":
         return await verifying.ask(office, staff)
+    if command in ("plh", "plt"):
+        return await standing_in.command(office, staff, inbound.args or "", title=command.capitalize())
     if command == "batal":
         had = await prompts.pending(office, staff.id)
         await prompts.clear(office, staff.id)
@@ -161,6 +165,8 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await drafting.start_revision(office, staff, letter_id, state)
     if verb in ("sifat", "urgensi"):
         return await drafting.choose(office, staff, verb, letter_id, state)  # letter slot: the draft's token
+    if verb == buttons.OPEN:
+        return await tracking.open_letter(office, staff, letter_id)
     if verb in ("konsep_kirim", "konsep_batal"):
         return await drafting.confirm(office, staff, letter_id, send=verb == "konsep_kirim")
     return Response(answer="Tombol ini tidak dikenal.", clear_buttons=True)

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from suratbot.handlers import buttons
-from suratbot.handlers.types import Reply, Response
+from suratbot.handlers.common import pdf_name
+from suratbot.handlers.types import Document, Reply, Response
 from suratbot.services.notices import letter_heading
 from suratbot.services.office import Office
 from suratbot.storage.models import AuditEvent, Letter, Staff
@@ -53,6 +54,41 @@ async def queue(office: Office, staff: Staff) -> Response:
         ]
         replies.append(Reply(line, buttons=buttons.step_buttons(office.sop, actions, letter.id, letter.state)))
     return Response(replies)
+
+
+async def open_letter(office: Office, staff: Staff, letter_id: str | None) -> Response:
+    """A digest's button: the letter as it stands, its PDF, and for its holder the buttons of the step."""
+    async with office.reading() as uow:
+        letter = await uow.session.get(Letter, letter_id) if letter_id else None
+        acted = (
+            letter is not None
+            and await uow.session.scalar(
+                select(AuditEvent.id).where(AuditEvent.letter_id == letter.id, AuditEvent.actor_id == staff.id).limit(1)
+            )
+            is not None
+        )
+        holder = await uow.session.get(Staff, letter.holder_id) if letter is not None and letter.holder_id else None
+    if letter is None:
+        return Response(answer="Surat untuk tombol ini tidak ditemukan.", clear_buttons=True)
+    if staff.id not in (letter.holder_id, letter.drafter_id) and not acted:
+        return Response(answer="Surat ini bukan untuk Anda.")
+    now = office.now()
+    state = office.sop.states[letter.state]
+    line = f"{letter_heading(letter)}\nTahap {state.name}"
+    if state.final:
+        line += " (selesai)."
+        return Response([Reply(line)], answer="Surat dibuka.")
+    line += f", menunggu {_elapsed(letter.step_started_at, now)}"
+    if state.standard_minutes:
+        late = letter.step_due_at is not None and now > letter.step_due_at
+        line += f" (standar SOP {state.standard_minutes} menit{', TERLAMBAT' if late else ''})"
+    if letter.holder_id != staff.id:
+        who = f"{holder.nama} ({holder.jabatan})" if holder else "-"
+        return Response([Reply(f"{line}\nSekarang dipegang {who}.")], answer="Surat dibuka.")
+    actions = [t.action for t in office.sop.transitions_from(letter.state) if "holder" in t.by and t.kind != "cancel"]
+    document = Document(letter.current_version, pdf_name(letter))
+    reply = Reply(line, buttons=buttons.step_buttons(office.sop, actions, letter.id, letter.state), document=document)
+    return Response([reply], answer="Surat dibuka.")
 
 
 async def my_letters(office: Office, staff: Staff) -> Response:
@@ -128,6 +164,7 @@ def help_text(office: Office, staff: Staff) -> Response:
         "/status \u2014 surat Anda dan siapa yang memegangnya",
         "/cari <nomor atau kata> \u2014 cari surat",
         "/verifikasi \u2014 periksa keaslian PDF bertanda tangan",
+        "/plh <nama atau NIP> <sampai tanggal> \u2014 tunjuk pengganti (Plh) selama Anda tidak ada",
         "/batal \u2014 batalkan pertanyaan yang sedang ditunggu bot",
     ]
     return Response.say("\n".join(lines))

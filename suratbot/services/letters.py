@@ -218,8 +218,16 @@ async def _apply(
     note: str | None,
     details: dict[str, Any] | None,
 ) -> Staff | None:
-    """Write one move onto the letter (state, holder, clock) and its audit event; returns the new holder."""
+    """Write one move onto the letter (state, holder, clock) and its audit event; returns the new holder.
+
+    The holder is the step's own, or whoever stands in for them (Plh / Plt) now; a stand-in's own action is
+    recorded as done on behalf of the official."""
+    from suratbot.services.stand_ins import acting_for, stand_in_for
+
+    period = await acting_for(session, sop, letter, actor_id, now) if actor_id is not None else None
     holder = await resolve_holder(session, sop, move.holder, letter) if move.holder else None
+    if holder is not None:
+        holder = await stand_in_for(session, holder, now)
     letter.state = move.to_state
     letter.holder_id = holder.id if holder else None
     letter.return_state = move.return_state
@@ -231,6 +239,7 @@ async def _apply(
         AuditEvent(
             letter_id=letter.id,
             actor_id=actor_id,
+            on_behalf_of_id=period.official_id if period is not None else None,
             action=action,
             from_state=move.from_state,
             to_state=move.to_state,

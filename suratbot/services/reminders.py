@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from suratbot.services.letters import resolve_holder
 from suratbot.services.notices import Notice, letter_heading, local_time, outbox_row, person
 from suratbot.services.office import Office
+from suratbot.services.stand_ins import stand_in_for
 from suratbot.storage.models import Letter, Reminder, Staff
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop, State
@@ -184,7 +185,7 @@ async def _claim(office: Office, due: Sequence[_Due], now: datetime) -> SweepRes
             if d.kind == REMIND:
                 recipient = holder
             else:
-                recipient = await _superior(session, sop, letter, holder)
+                recipient = await _superior(session, sop, letter, holder, now)
                 if recipient is None:
                     continue
             claims.append((d, letter, holder, recipient))
@@ -212,11 +213,12 @@ async def _staff(session: AsyncSession, ids: Iterable[int]) -> dict[int, Staff]:
     return {s.id: s for s in (await session.scalars(select(Staff).where(Staff.id.in_(ids)))).all()}
 
 
-async def _superior(session: AsyncSession, sop: Sop, letter: Letter, holder: Staff) -> Staff | None:
-    """The first of the state's `escalate_to` who is someone else than the late holder, and active."""
+async def _superior(session: AsyncSession, sop: Sop, letter: Letter, holder: Staff, now: datetime) -> Staff | None:
+    """The first of the state's `escalate_to` (or whoever stands in for them now) who is someone else than the
+    late holder, and active."""
     for spec in sop.states[letter.state].escalate_to:
         try:
-            candidate = await resolve_holder(session, sop, spec, letter)
+            candidate = await stand_in_for(session, await resolve_holder(session, sop, spec, letter), now)
         except Refusal:  # nobody in that position (yet): try the next
             continue
         if candidate.id != holder.id and candidate.active:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from suratbot.services.letters import pass_over, resolve_holder
 from suratbot.services.notices import outbox_row, task_notice
 from suratbot.services.office import Office
+from suratbot.services.stand_ins import stand_in_for
 from suratbot.storage.models import (
     AuditEvent,
     ChannelBinding,
@@ -375,7 +376,7 @@ async def _reroute_open_letters(
         spec = sop.states[letter.state].holder
         assert spec is not None  # open states always have a holder
         try:
-            holder = await resolve_holder(session, sop, spec, letter)
+            holder = await stand_in_for(session, await resolve_holder(session, sop, spec, letter), now)
         except Refusal:
             continue  # reported above: its drafter has left, or its unit has no verifier at this level
         previous = staff_by_id.get(letter.holder_id or 0)

@@ -23,6 +23,7 @@ from suratbot.services import letters
 from suratbot.services.keystore import local_crls, signer_key_path, trust_roots
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
+from suratbot.services.stand_ins import acting_for
 from suratbot.services.uploads import Upload
 from suratbot.signing import stamping
 from suratbot.signing.pades import SigningError, StampText, sign_pdf
@@ -83,7 +84,12 @@ async def sign_letter(
                 if exc.code != "kata_sandi_salah":
                     raise Refusal(exc.code, exc.message) from None
                 refusal = Refusal(exc.code, await _count_wrong(session, letter_id, actor.id, now))
-            version, signer = letter.current_version, _Signer(actor.nip, actor.nama, actor.jabatan, actor.nik)
+            jabatan = actor.jabatan
+            period = await acting_for(session, office.sop, letter, actor.id, now)
+            if period is not None:  # signing as Plh: the stand-in's own key, the official's position
+                official = await session.get_one(Staff, period.official_id)
+                jabatan = f"{period.title}. {official.jabatan}"
+            version, signer = letter.current_version, _Signer(actor.nip, actor.nama, jabatan, actor.nik)
             paraf = await paraf_of(session, letter_id)
         if refusal is not None:  # raised after the commit, so the wrong attempt stays recorded
             raise refusal

@@ -250,6 +250,35 @@ class Reminder(Base):
     created_at: Mapped[datetime]
 
 
+class StandIn(Base):
+    """A Plh (pelaksana harian) or Plt (pelaksana tugas) period: `stand_in` acts for `official` from `starts_at`
+    until `ends_at`. `started_at` / `ended_at` record when the bot handed the official's letters over and back
+    (None: not yet); `ended_at` is also set when the period is ended early."""
+
+    __tablename__ = "stand_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    stand_in_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    title: Mapped[str] = mapped_column(String(10))  # "Plh" or "Plt"
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the admin's CLI
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class DigestRun(Base):
+    """The daily digest of one office day, claimed by the process that sends it (so it goes out once)."""
+
+    __tablename__ = "digest_runs"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    created_at: Mapped[datetime]
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class NumberCounter(Base):
     """The last serial given in a numbering scope (a calendar year of the letter date)."""
 

@@ -12,6 +12,7 @@ from suratbot.workflow.machine import Actor, Refusal, decide
 from suratbot.workflow.sop import Sop
 
 NONE = "-"
+OPEN = "buka"  # open a letter (the digest's buttons): its PDF and, for its holder, the step's buttons
 ICONS = {
     "setujui": "\u2705",
     "revisi": "\u270f\ufe0f",

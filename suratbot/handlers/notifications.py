@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from suratbot.handlers import buttons
 from suratbot.handlers.common import pdf_name
-from suratbot.handlers.types import Document, Reply
+from suratbot.handlers.types import Button, Document, Reply
 from suratbot.services.office import Office
 from suratbot.storage.models import Letter, OutboxMessage
 
@@ -13,6 +13,10 @@ def render(office: Office, row: OutboxMessage, letter: Letter | None) -> Reply:
     rows = []
     if row.actions and row.letter_id:
         rows = buttons.step_buttons(office.sop, list(row.actions), row.letter_id, row.expected_state)
+    elif row.actions:  # the daily digest: a numbered button opening each letter it lists
+        opens = [a.split(":", 1)[1] for a in row.actions if a.startswith(f"{buttons.OPEN}:")]
+        numbered = [Button(str(i), buttons.encode(buttons.OPEN, letter_id)) for i, letter_id in enumerate(opens, 1)]
+        rows = [numbered[i : i + 5] for i in range(0, len(numbered), 5)]
     document = None
     if row.attachment_sha256:
         document = Document(row.attachment_sha256, pdf_name(letter) if letter is not None else "surat.pdf")

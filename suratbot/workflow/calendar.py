@@ -132,6 +132,17 @@ class OfficeCalendar:
             return True
         return any(start <= instant < end for start, end in self._intervals_within(instant, instant))
 
+    def is_working_day(self, day: date) -> bool:
+        """Whether the local date ``day`` has any working time (not a weekend day off, not a holiday)."""
+        return self.round_the_clock or bool(self._day_intervals(day))
+
+    def closing_time(self, day: date) -> datetime | None:
+        """When the last working interval of the local date ``day`` ends (None: no working time that day)."""
+        if self.round_the_clock:
+            return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=self.timezone)
+        intervals = self._day_intervals(day)
+        return intervals[-1][1].astimezone(self.timezone) if intervals else None
+
     def next_working_moment(self, moment: datetime) -> datetime:
         """``moment`` itself if it is working time, else the start of the next working interval."""
         instant = _to_utc(moment, "moment")

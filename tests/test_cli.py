@@ -622,3 +622,33 @@ def test_plh_set_list_end(migrated: Cli, tmp_path: Path) -> None:
     assert ended.code == 0 and "diakhiri" in ended.out
     assert "Tidak ada masa Plh/Plt" in migrated("plh", "list").out
     assert migrated("plh", "end", kabid).code == 1
+
+
+# --- report ------------------------------------------------------------------------------------------------
+
+
+def test_report_of_the_demo_month_and_of_an_empty_one(cli: Cli) -> None:
+    from openpyxl import load_workbook
+    from PIL import Image
+
+    out_dir = cli.tmp / "demo"
+    assert cli("demo", "--out", out_dir).code == 0
+    start = _start_moment(load_sop(), datetime.now(UTC))
+    month = f"{start.year}-{start.month:02d}"
+    cli.use_database(f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}")
+    cli.setenv("DATA_DIR", str(out_dir / "data"))
+    folder = cli.tmp / "laporan"
+    made = cli("report", "--month", month, "--out", folder)
+    assert made.code == 0, made.err
+    assert "nomor surat keluar" in made.out and "Verifikasi 1" in made.out
+    chart = folder / f"kepatuhan-{month}.png"
+    assert Image.open(chart).format == "PNG"
+    book = load_workbook(folder / f"buku-agenda-{month}.xlsx")
+    [row] = list(book["Buku Agenda"].iter_rows(min_row=3, values_only=True))
+    assert row[1] == f"500.16/1/DPMPTSP/{start.year}" and row[-1] == "Terkirim"
+    assert (folder / f"buku-agenda-{month}.csv").read_text("utf-8-sig").count("\n") == 2
+
+    empty = cli("report", "--month", "2001-01", "--out", cli.tmp / "kosong")
+    assert empty.code == 0 and "Belum ada surat yang diproses pada Januari 2001" in empty.out
+    assert not (cli.tmp / "kosong").exists()
+    assert cli("report", "--month", "2001-13", "--out", folder).code == 2

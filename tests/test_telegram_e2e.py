@@ -274,3 +274,18 @@ async def test_a_reminder_that_fell_due_while_the_bot_was_down_arrives_once_afte
     kasi.press(reminder, "Setujui")  # the reminder's buttons act like the task's
     await kasi.wait_for_text("Paraf Anda tercatat")
     await kabid.wait_for(with_button("Setujui"))
+
+
+async def test_laporan_arrives_as_a_picture_and_a_workbook(harness: Harness) -> None:
+    from tests.helpers import letter_at, people
+
+    h = harness
+    kepala = await member(h, "Kepala Dinas", 5001)
+    await letter_at(h.office, await people(h.office), "tanda_tangan")  # numbered this month: in the register
+    kepala.send_text("/laporan")
+    chart = await kepala.wait_for(lambda m: m.photo is not None)
+    assert chart.photo is not None and chart.photo.startswith(b"\x89PNG")
+    assert "Laporan November 2026" in (chart.caption or "")
+    book = await kepala.wait_for(lambda m: m.document is not None and m.document[0].endswith(".xlsx"))
+    assert book.document is not None and book.document[0] == "buku-agenda-2026-11.xlsx"
+    assert book.document[1].startswith(b"PK")  # a zip: the XLSX

@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     plhend.add_argument("official", help="NIP (atau nama) pejabat")
     plhsub.add_parser("list", help="masa Plh/Plt yang berjalan dan yang akan datang")
 
+    report = sub.add_parser("report", help="laporan bulanan: grafik kepatuhan (PNG) dan buku agenda (XLSX, CSV)")
+    report.add_argument("--month", required=True, help="bulan, mis. 2026-11")
+    report.add_argument("--out", type=Path, required=True, help="folder tujuan berkas laporan")
+
     verify = sub.add_parser("verify", help="periksa PDF bertanda tangan: sah, utuh, dan surat kantor ini?")
     verify.add_argument("file", type=Path)
     verify.add_argument("--english", action="store_true", help="print the result in English")
@@ -151,6 +155,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await _verify(office, args.file, "en" if args.english else "id")
         if args.command == "plh":
             return await _plh(office, args)
+        if args.command == "report":
+            return await _report(office, args.month, args.out)
     finally:
         await office.close()
     return EXIT_USAGE  # pragma: no cover - argparse rejects anything else
@@ -424,4 +430,41 @@ async def _plh(office: Office, args: argparse.Namespace) -> int:
     print(
         f"{person(stand_in)} menjadi {title} {official.jabatan} ({official.nama}), {state} s.d. {indonesian_date(until)}."
     )
+    return EXIT_OK
+
+
+async def _report(office: Office, month_text: str, out: Path) -> int:
+    """`suratbot report --month YYYY-MM --out DIR`: the chart, the workbook and the register as CSV."""
+    from suratbot.services import reports
+    from suratbot.workflow.machine import Refusal
+
+    if not await _require_schema(office):
+        return EXIT_FAIL
+    try:
+        month = reports.Month.parse(month_text)
+    except Refusal as refusal:
+        print(refusal.message, file=sys.stderr)
+        return EXIT_USAGE
+    report = await reports.monthly_report(office, month)
+    if report.empty:
+        print(f"Belum ada surat yang diproses pada {month.name}: tidak ada laporan, tidak ada berkas dibuat.")
+        return EXIT_OK
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        if report.steps:
+            chart = out / f"kepatuhan-{month.key}.png"
+            chart.write_bytes(reports.chart_png(report))
+            written.append(chart)
+        workbook = out / f"buku-agenda-{month.key}.xlsx"
+        workbook.write_bytes(reports.report_xlsx(report))
+        register = out / f"buku-agenda-{month.key}.csv"
+        register.write_bytes(reports.register_csv(report))
+        written += [workbook, register]
+    except OSError as exc:
+        print(f"Tidak bisa menulis ke {out}: {exc.strerror}.", file=sys.stderr)
+        return EXIT_FAIL
+    print(reports.summary_text(report))
+    for path in written:
+        print(f"  {path}")
     return EXIT_OK

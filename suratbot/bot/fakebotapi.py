@@ -127,6 +127,7 @@ class SentMessage:
     text: str | None = None
     caption: str | None = None
     document: tuple[str, bytes] | None = None  # (file name, bytes)
+    photo: bytes | None = None  # a picture sent with sendPhoto
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)  # inline rows of (label, callback_data)
     reply_keyboard: list[list[dict[str, Any]]] | None = None
     deleted: bool = False
@@ -142,6 +143,8 @@ class SentMessage:
         parts: list[str] = []
         if self.document is not None:
             parts.append(f"[dokumen {self.document[0]}]")
+        if self.photo is not None:
+            parts.append(f"[gambar, {len(self.photo)} bita]")
         if self.text is not None:
             parts.append(self.text)
         if self.caption:
@@ -411,6 +414,7 @@ class FakeBotApi:
                 "getWebhookInfo": self._get_webhook_info,
                 "sendMessage": self._send_message,
                 "sendDocument": self._send_document,
+                "sendPhoto": self._send_photo,
                 "editMessageText": self._edit_message_text,
                 "editMessageCaption": self._edit_message_caption,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
@@ -618,6 +622,25 @@ class FakeBotApi:
         user._add_bot_message(message)
         return self._message_dict(message)
 
+    async def _send_photo(self, params: JSONDict) -> JSONDict:
+        user = self._chat(params)
+        photo = params.get("photo")
+        if not isinstance(photo, UploadedFile):
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if not photo.data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")  # Telegram takes pictures, not any file
+        stored = self._store_file(photo.data, photo.file_name, photo.mime_type)
+        message = SentMessage(
+            message_id=next(user._message_ids),
+            chat_id=user.user_id,
+            caption=_caption(params),
+            photo=stored.data,
+            file_id=stored.file_id,
+        )
+        self._apply_new_markup(user, message, _markup(params.get("reply_markup")))
+        user._add_bot_message(message)
+        return self._message_dict(message)
+
     async def _edit_message_text(self, params: JSONDict) -> JSONDict:
         user, message = self._message_to_edit(params)
         if message.text is None:
@@ -632,7 +655,7 @@ class FakeBotApi:
 
     async def _edit_message_caption(self, params: JSONDict) -> JSONDict:
         user, message = self._message_to_edit(params)
-        if message.document is None:
+        if message.document is None and message.photo is None:
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
         caption = _caption(params)
         inline = _inline_only(params.get("reply_markup"))
@@ -753,7 +776,13 @@ class FakeBotApi:
             result["edit_date"] = message.edit_date
         if message.text is not None:
             result["text"] = message.text
-        if message.file_id is not None:
+        if message.file_id is not None and message.photo is not None:
+            stored = self._files[message.file_id]
+            result["photo"] = [
+                {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "width": 1200, "height": 800,
+                 "file_size": len(stored.data)}
+            ]  # fmt: skip
+        elif message.file_id is not None:
             result["document"] = self._files[message.file_id].as_document()
         if message.caption is not None:
             result["caption"] = message.caption

@@ -12,6 +12,7 @@ from suratbot.handlers import (
     drafting,
     numbering,
     onboarding,
+    reporting,
     reviewing,
     signing,
     standing_in,
@@ -32,6 +33,7 @@ COMMANDS = {
     "cari": "Cari surat: /cari <nomor atau kata>",
     "verifikasi": "Periksa keaslian PDF bertanda tangan",
     "plh": "Tunjuk Plh selama Anda tidak ada: /plh <nama> <sampai tanggal>",
+    "laporan": "Laporan bulanan: /laporan [YYYY-MM]",
     "bantuan": "Bantuan",
     "batal": "Batalkan pertanyaan yang sedang ditunggu",
 }
@@ -131,6 +133,8 @@ async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await tracking.search(office, staff, inbound.args)
     if command == "verifikasi":
         return await verifying.ask(office, staff)
+    if command == "laporan":
+        return await reporting.monthly(office, staff, inbound.args or "")
     if command in ("plh", "plt"):
         return await standing_in.command(office, staff, inbound.args or "", title=command.capitalize())
     if command == "batal":

@@ -165,6 +165,7 @@ def help_text(office: Office, staff: Staff) -> Response:
         "/cari <nomor atau kata> \u2014 cari surat",
         "/verifikasi \u2014 periksa keaslian PDF bertanda tangan",
         "/plh <nama atau NIP> <sampai tanggal> \u2014 tunjuk pengganti (Plh) selama Anda tidak ada",
+        "/laporan [YYYY-MM] \u2014 laporan bulanan: grafik kepatuhan dan buku agenda (pimpinan, pengelola, admin)",
         "/batal \u2014 batalkan pertanyaan yang sedang ditunggu bot",
     ]
     return Response.say("\n".join(lines))

@@ -76,11 +76,12 @@ class Document:
 
 @dataclass
 class Reply:
-    """One message to the person: text, maybe a document, maybe buttons (rows of them)."""
+    """One message to the person: text, maybe a document or a picture, maybe buttons (rows of them)."""
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     document: Document | None = None
+    photo: Document | None = None  # a picture (PNG/JPEG) shown in the chat, the text as its caption
     ask_contact: bool = False  # offer the "share my phone number" keyboard
     remove_keyboard: bool = False
 

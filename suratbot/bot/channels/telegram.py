@@ -197,13 +197,18 @@ class TelegramChannel:
             )
         elif reply.remove_keyboard:
             markup = ReplyKeyboardRemove()
-        if reply.document is None:
+        attachment = reply.document or reply.photo
+        if attachment is None:
             return await self.bot.send_message(chat_id, reply.text[:TEXT_LIMIT], reply_markup=markup)
-        data = await asyncio.to_thread(self.office.files.get, reply.document.sha256)
+        data = await asyncio.to_thread(self.office.files.get, attachment.sha256)
         caption = reply.text
         if len(caption) > CAPTION_LIMIT:  # the text on its own first, the file (with the buttons) after it
             await self.bot.send_message(chat_id, caption[:TEXT_LIMIT])
             caption = ""
+        if reply.document is None:
+            return await self.bot.send_photo(
+                chat_id, photo=data, filename=attachment.filename, caption=caption or None, reply_markup=markup
+            )
         return await self.bot.send_document(
             chat_id, document=data, filename=reply.document.filename, caption=caption or None, reply_markup=markup
         )

@@ -184,3 +184,20 @@ def test_late_text() -> None:
         "1 jam 5 menit",
         "2 jam 5 menit",
     ]
+
+
+async def test_a_backlog_is_sent_oldest_first_over_several_sweeps(office: Office, clock: FakeClock) -> None:
+    p = await people(office)
+    first = await letter_at(office, p, "verifikasi_1")
+    clock.advance(minutes=5)
+    for _ in range(3):
+        await letter_at(office, p, "verifikasi_1")
+    clock.advance(hours=3)  # each: a reminder and an escalation due, 8 in all
+    one = await sweep(office, limit=3)
+    assert (one.reminded + one.escalated, one.more) == (3, True)
+    assert {r.letter_id for r in await notices(office)} >= {first.id}  # the oldest step goes first
+    two = await sweep(office, limit=3)
+    three = await sweep(office, limit=3)
+    assert two.more and not three.more
+    assert (one + two + three).reminded == 4 and (one + two + three).escalated == 4
+    assert await sweep(office, limit=3) == SweepResult()

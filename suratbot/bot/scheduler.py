@@ -64,7 +64,7 @@ class ReminderScheduler:
             log.exception("reminder sweep failed; trying again in a minute")
             self._arm(now + RETRY)
             return SweepResult()
-        self._arm(max(following, now + MIN_GAP))
+        self._arm(now + MIN_GAP if self.last.more else max(following, now + MIN_GAP))
         return self.last
 
     def _arm(self, moment: datetime) -> None:

@@ -17,21 +17,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services.letters import resolve_holder
-from suratbot.services.notices import Notice, letter_heading, local_time, outbox_row, person
+from suratbot.services.notices import Notice, letter_heading, local_time, outbox_values, person
 from suratbot.services.office import Office
 from suratbot.services.stand_ins import stand_in_for
-from suratbot.storage.models import Letter, Reminder, Staff
+from suratbot.storage.models import Letter, OutboxMessage, Reminder, Staff
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop, State
 
 REMIND = "pengingat"  # to the holder
 ESCALATE = "eskalasi"  # to the holder's superior
-BATCH = 200  # letters claimed per transaction
+BATCH = 500  # reminders claimed per transaction
+PER_SWEEP = 2000  # reminders claimed per sweep at most
 SAFETY_NET = timedelta(minutes=5)  # the longest the scheduler sleeps (letters another process created)
 
 
@@ -39,9 +40,11 @@ SAFETY_NET = timedelta(minutes=5)  # the longest the scheduler sleeps (letters a
 class SweepResult:
     reminded: int = 0
     escalated: int = 0
+    more: bool = False  # the sweep stopped at its limit: more is due (the next sweep comes right after)
 
     def __add__(self, other: SweepResult) -> SweepResult:
-        return SweepResult(self.reminded + other.reminded, self.escalated + other.escalated)
+        """Two sweeps in a row: their counts added; `more` is the later one's."""
+        return SweepResult(self.reminded + other.reminded, self.escalated + other.escalated, other.more)
 
 
 @dataclass(frozen=True)
@@ -56,17 +59,21 @@ class _Due:
     late_minutes: int
 
 
-async def sweep(office: Office, now: datetime | None = None) -> SweepResult:
-    """Send every reminder and escalation due at `now` that has not been sent yet; returns how many."""
+async def sweep(office: Office, now: datetime | None = None, *, limit: int = PER_SWEEP) -> SweepResult:
+    """Queue the reminders and escalations due at `now` not sent yet, the oldest first, at most `limit` (the
+    rest is left for the next sweep, so a backlog after a long outage does not hold the bot for seconds)."""
     now = now or office.now()
     sop = office.sop
     if not sop.calendar.is_working_time(now):
         return SweepResult()
     due = await _due(office, now)
+    more = len(due) > limit
+    due = due[:limit]
     result = SweepResult()
+    superiors: dict[tuple[object, ...], Staff | None] = {}  # who hears of a late step, resolved once per sweep
     for i in range(0, len(due), BATCH):
-        result += await _claim(office, due[i : i + BATCH], now)
-    return result
+        result += await _claim(office, due[i : i + BATCH], now, superiors)
+    return SweepResult(result.reminded, result.escalated, more)
 
 
 async def next_sweep_at(office: Office, now: datetime | None = None) -> datetime:
@@ -129,7 +136,7 @@ async def _due(office: Office, now: datetime) -> list[_Due]:
         ).all()
         if not rows:
             return []
-        sent = await _sent(session, [(r.id, r.step_started_at) for r in rows])
+        sent = await _sent(session, sop, now)
     due: list[_Due] = []
     for letter_id, state, started, due_at, escalate_at in rows:
         late = sop.calendar.working_minutes_between(due_at, now)
@@ -141,25 +148,20 @@ async def _due(office: Office, now: datetime) -> list[_Due]:
     return due
 
 
-async def _sent(session: AsyncSession, steps: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime, str], int]:
-    """The highest reminder number already claimed per (letter, step, kind)."""
-    sent: dict[tuple[str, datetime, str], int] = {}
-    letter_ids = sorted({letter_id for letter_id, _ in steps})
-    wanted = set(steps)
-    for i in range(0, len(letter_ids), 500):
-        rows = await session.execute(
-            select(Reminder.letter_id, Reminder.step_started_at, Reminder.kind, Reminder.seq).where(
-                Reminder.letter_id.in_(letter_ids[i : i + 500])
-            )
-        )
-        for letter_id, started, kind, seq in rows:
-            if (letter_id, started) in wanted:
-                key = (letter_id, started, kind)
-                sent[key] = max(seq, sent.get(key, 0))
-    return sent
+async def _sent(session: AsyncSession, sop: Sop, now: datetime) -> dict[tuple[str, datetime, str], int]:
+    """The highest reminder number already claimed per (letter, step, kind), for the late steps now open."""
+    rows = await session.execute(
+        select(Reminder.letter_id, Reminder.step_started_at, Reminder.kind, func.max(Reminder.seq))
+        .join(Letter, (Letter.id == Reminder.letter_id) & (Letter.step_started_at == Reminder.step_started_at))
+        .where(_open(sop), Letter.step_due_at <= now)
+        .group_by(Reminder.letter_id, Reminder.step_started_at, Reminder.kind)
+    )
+    return {(letter_id, started, kind): seq for letter_id, started, kind, seq in rows}
 
 
-async def _claim(office: Office, due: Sequence[_Due], now: datetime) -> SweepResult:
+async def _claim(
+    office: Office, due: Sequence[_Due], now: datetime, superiors: dict[tuple[object, ...], Staff | None]
+) -> SweepResult:
     """Claim `due` in one transaction and queue the notifications of the claims that landed."""
     sop = office.sop
     reminded = escalated = 0
@@ -184,14 +186,18 @@ async def _claim(office: Office, due: Sequence[_Due], now: datetime) -> SweepRes
             holder = holders[letter.holder_id]  # type: ignore[index]
             if d.kind == REMIND:
                 recipient = holder
-            else:
-                recipient = await _superior(session, sop, letter, holder, now)
+            else:  # the superior depends on the step, the letter's unit and drafter, and who is late
+                key = (letter.state, letter.unit_id, letter.drafter_id, holder.id)
+                if key not in superiors:
+                    superiors[key] = await _superior(session, sop, letter, holder, now)
+                recipient = superiors[key]
                 if recipient is None:
                     continue
             claims.append((d, letter, holder, recipient))
         if not claims:
             return SweepResult()
         landed = await _insert_claims(session, claims, now)
+        rows = []
         for d, letter, holder, recipient in claims:
             if (d.letter_id, d.kind, d.seq) not in landed:
                 continue  # another process claimed it first: it sends it
@@ -202,7 +208,9 @@ async def _claim(office: Office, due: Sequence[_Due], now: datetime) -> SweepRes
             else:
                 notice = escalation_notice(sop, letter, state, holder, recipient, d.late_minutes)
                 escalated += 1
-            session.add(outbox_row(notice, letter.id, now))
+            rows.append(outbox_values(notice, letter.id, now))
+        if rows:
+            await session.execute(insert(OutboxMessage.__table__), rows)  # Core executemany: no ORM per row
     return SweepResult(reminded, escalated)
 
 
@@ -230,7 +238,7 @@ async def _insert_claims(
     session: AsyncSession, claims: Sequence[tuple[_Due, Letter, Staff, Staff]], now: datetime
 ) -> set[tuple[str, str, int]]:
     """INSERT the claims, skipping any another process made first; returns the ones this one made."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     values = [
         {
             "letter_id": d.letter_id,
@@ -245,13 +253,13 @@ async def _insert_claims(
         }
         for d, _, holder, recipient in claims
     ]
+    table = Reminder.__table__
     statement = (
-        insert(Reminder)
-        .values(values)
+        upsert(table)
         .on_conflict_do_nothing(index_elements=["letter_id", "step_started_at", "kind", "seq"])
-        .returning(Reminder.letter_id, Reminder.kind, Reminder.seq)
-    )
-    return {tuple(row) for row in (await session.execute(statement)).all()}  # type: ignore[misc]
+        .returning(table.c.letter_id, table.c.kind, table.c.seq)
+    )  # one statement, compiled once, run for all the rows (executemany with RETURNING)
+    return {tuple(row) for row in (await session.execute(statement, values)).all()}  # type: ignore[misc]
 
 
 # --- what people read ----------------------------------------------------------------------------------------

@@ -82,6 +82,9 @@ class OfficeCalendar:
         # Normalise lists/sets passed by callers so the instance stays hashable and immutable.
         object.__setattr__(self, "hours", hours)
         object.__setattr__(self, "holidays", holidays)
+        # The working intervals of each local date, computed once (a reminder sweep asks for the same few days
+        # for every open letter). Not a field: equality and hashing ignore it.
+        object.__setattr__(self, "_day_cache", {})
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -189,6 +192,15 @@ class OfficeCalendar:
 
     def _day_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The working intervals of one local date, as UTC instants."""
+        cache: dict[date, list[tuple[datetime, datetime]]] = self._day_cache  # type: ignore[attr-defined]
+        found = cache.get(day)
+        if found is None:
+            if len(cache) > 4096:
+                cache.clear()
+            found = cache[day] = self._compute_day_intervals(day)
+        return found
+
+    def _compute_day_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if day in self.holidays:
             return []
         intervals = []

@@ -32,6 +32,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/services_bench.py
 	$(BIN)/python bench/signing_bench.py
 	$(BIN)/python bench/telegram_bench.py
+	$(BIN)/python bench/reminders_bench.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

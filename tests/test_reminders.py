@@ -43,7 +43,7 @@ async def test_the_holder_is_reminded_at_the_standard_time_again_and_then_the_su
     [reminder] = await notices(office)
     assert reminder.recipient_id == p.kasi and reminder.letter_id == letter.id
     assert "Pengingat" in reminder.text and "Verifikasi 1" in reminder.text and "Undangan" in reminder.text
-    assert "60 menit" in reminder.text
+    assert "Standar waktu SOP (60 menit jam kerja) sudah habis" in reminder.text  # the first: right at the limit
     reply = render(office, reminder, letter)  # the step's buttons, as in the first notice
     assert [b.label for row in reply.buttons for b in row] == ["\u2705 Setujui", "\u270f\ufe0f Revisi"]
     assert reminder.expected_state == "verifikasi_1"
@@ -56,6 +56,7 @@ async def test_the_holder_is_reminded_at_the_standard_time_again_and_then_the_su
     assert escalation.recipient_id == p.kabid  # verifier 2 of the unit hears of a late verifier 1
     assert "Kepala Seksi Perizinan Usaha" in escalation.text and "1 jam" in escalation.text
     assert not escalation.actions  # not theirs to act on
+    assert escalation.expected_state == "verifikasi_1"  # the outbox drops it if the letter moves on first
     assert await at(office, clock, WED_0900 + timedelta(hours=5)) == SweepResult(reminded=1)  # escalated once
     async with office.reading() as uow:
         claims = (await uow.session.scalars(select(Reminder).order_by(Reminder.id))).all()
@@ -136,7 +137,6 @@ async def test_two_sweepers_on_one_database_send_each_reminder_once(
 
 async def test_who_hears_of_a_late_step(office: Office, clock: FakeClock) -> None:
     p = await people(office)
-    late = timedelta(hours=3)
     # a unit head (Kabid) late: the Sekretaris; the Sekretaris herself late: Kepala Dinas
     at_kabid = await letter_at(office, p, "verifikasi_2")
     meta = LetterMeta("Surat Sekretariat", "Camat", "Biasa", "Biasa", "000.1")
@@ -155,7 +155,8 @@ async def test_who_hears_of_a_late_step(office: Office, clock: FakeClock) -> Non
     caption = buttons.caption(office.sop, "ajukan_ulang", "konsep")
     assert revision.recipient_id == p.drafter and "Revisi yang lambat" in revision.text
     assert [b.label for row in render(office, revision, back).buttons for b in row] == [caption]
-    assert late  # the same three hours for all
+    numbering = next(r for r in await notices(office, REMIND) if r.letter_id == at_clerk.id)
+    assert "tertahan di tahap ini" in numbering.text  # the SOP's warning for step 2
 
 
 async def test_a_secret_letter_is_reminded_without_its_subject(office: Office, clock: FakeClock) -> None:
@@ -163,8 +164,10 @@ async def test_a_secret_letter_is_reminded_without_its_subject(office: Office, c
     secret = LetterMeta("Data gaji pegawai", META.tujuan, "Rahasia", "Segera", "800")
     await letter_at(office, p, "verifikasi_1", meta=secret)
     clock.advance(hours=2)
-    await sweep(office)
-    for row in await notices(office):
+    assert await sweep(office) == SweepResult(reminded=1, escalated=1)
+    rows = await notices(office)
+    assert len(rows) == 2
+    for row in rows:
         assert "gaji" not in row.text and "RAHASIA" in row.text
         assert row.attachment_sha256 is None
 
@@ -201,3 +204,23 @@ async def test_a_backlog_is_sent_oldest_first_over_several_sweeps(office: Office
     assert two.more and not three.more
     assert (one + two + three).reminded == 4 and (one + two + three).escalated == 4
     assert await sweep(office, limit=3) == SweepResult()
+
+
+async def test_an_escalation_with_nobody_to_tell_is_settled_once(office: Office, clock: FakeClock) -> None:
+    from datetime import date
+
+    from suratbot.services import stand_ins
+
+    p = await people(office)
+    meta = LetterMeta("Surat Sekretariat", "Camat", "Biasa", "Biasa", "000.1")
+    own = await letters.submit(office, p.sekretariat_drafter, fresh_pdf(), meta)
+    own = await letters.approve(office, own.id, p.kasubag)  # now with the Sekretaris, at verifikasi_2
+    # the Sekretaris stands in for Kepala Dinas: the only superiors of her late step are herself
+    await stand_ins.appoint(office, p.kepala, p.sekretaris, until=date(2026, 11, 30), by=p.kepala)
+    clock.advance(hours=3)
+    assert await sweep(office) == SweepResult(reminded=1)
+    assert await next_sweep_at(office) > clock.now  # settled: no sweep every second for it
+    async with office.reading() as uow:
+        [settled] = (await uow.session.scalars(select(Reminder).where(Reminder.kind == ESCALATE))).all()
+    assert settled.recipient_id is None and settled.letter_id == own.id
+    assert await notices(office, ESCALATE) == []

@@ -14,6 +14,7 @@ from suratbot.bot.fakebotapi import FakeBotApi
 from suratbot.data.concept import example_letter
 from suratbot.services.keystore import make_demo_keys
 from suratbot.services.office import Office
+from suratbot.services.reminders import SweepResult
 from suratbot.services.verification import verify_letter
 from suratbot.storage.models import Letter, OutboxMessage, Staff
 from tests.conftest import FakeClock
@@ -268,6 +269,13 @@ async def test_a_reminder_that_fell_due_while_the_bot_was_down_arrives_once_afte
     escalation = await kabid.wait_for_text("Eskalasi")
     assert "Kepala Seksi Perizinan Usaha" in (escalation.text or "") and not escalation.buttons
     await h.restart()  # and again: nothing more is due, nothing is sent twice
+    import asyncio
+
+    for _ in range(100):  # the new scheduler's first sweep has run
+        if h.bot.reminders is not None and h.bot.reminders.last is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert h.bot.reminders is not None and h.bot.reminders.last == SweepResult()
     await drained(h)
     assert len([m for m in kasi.messages if "Pengingat" in (m.text or "")]) == 1
     assert len([m for m in kabid.messages if "Eskalasi" in (m.text or "")]) == 1

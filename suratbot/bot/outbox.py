@@ -266,8 +266,8 @@ class OutboxSender:
             if row is None or row.status != "sending":
                 return
             letter = await uow.session.get(Letter, row.letter_id) if row.letter_id else None
-        if letter is not None and row.actions and row.expected_state and letter.state != row.expected_state:
-            # The step moved on before we could tell them: no stale buttons.
+        if letter is not None and row.expected_state and letter.state != row.expected_state:
+            # The step moved on before we could tell them: no stale buttons, no stale reminder or escalation.
             await self._after(row_id, row.attempts, RETIRED, self.office.now(), "surat sudah berpindah tahap")
             return
         reply = render(self.office, row, letter)

@@ -12,6 +12,7 @@ start of the next working period.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from suratbot.services.stand_ins import stand_in_for
 from suratbot.storage.models import Letter, OutboxMessage, Reminder, Staff
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop, State
+
+log = logging.getLogger(__name__)
 
 REMIND = "pengingat"  # to the holder
 ESCALATE = "eskalasi"  # to the holder's superior
@@ -143,7 +146,8 @@ async def _due(office: Office, now: datetime) -> list[_Due]:
         seq = math.floor(late / repeat) + 1  # the first at the standard time, then one every `repeat` minutes
         if sent.get((letter_id, started, REMIND), 0) < seq:
             due.append(_Due(letter_id, state, started, REMIND, seq, int(late)))
-        if escalate_at is not None and escalate_at <= now and (letter_id, started, ESCALATE) not in sent:
+        escalates = bool(sop.states[state].escalate_to)  # a state nobody is told about has no escalation
+        if escalates and escalate_at is not None and escalate_at <= now and (letter_id, started, ESCALATE) not in sent:
             due.append(_Due(letter_id, state, started, ESCALATE, 1, int(late)))
     return due
 
@@ -191,8 +195,8 @@ async def _claim(
                 if key not in superiors:
                     superiors[key] = await _superior(session, sop, letter, holder, now)
                 recipient = superiors[key]
-                if recipient is None:
-                    continue
+            # Nobody to tell (the only superiors are the late holder themselves, e.g. as Plh): the escalation
+            # is still claimed, addressed to no one, so it is settled and not looked for again every sweep.
             claims.append((d, letter, holder, recipient))
         if not claims:
             return SweepResult()
@@ -205,9 +209,12 @@ async def _claim(
             if d.kind == REMIND:
                 notice = reminder_notice(sop, letter, state, holder, d.late_minutes, d.seq)
                 reminded += 1
-            else:
+            elif recipient is not None:
                 notice = escalation_notice(sop, letter, state, holder, recipient, d.late_minutes)
                 escalated += 1
+            else:
+                log.info("letter %s late at %s: nobody to escalate to but its holder", letter.id, letter.state)
+                continue
             rows.append(outbox_values(notice, letter.id, now))
         if rows:
             await session.execute(insert(OutboxMessage.__table__), rows)  # Core executemany: no ORM per row
@@ -235,7 +242,7 @@ async def _superior(session: AsyncSession, sop: Sop, letter: Letter, holder: Sta
 
 
 async def _insert_claims(
-    session: AsyncSession, claims: Sequence[tuple[_Due, Letter, Staff, Staff]], now: datetime
+    session: AsyncSession, claims: Sequence[tuple[_Due, Letter, Staff, Staff | None]], now: datetime
 ) -> set[tuple[str, str, int]]:
     """INSERT the claims, skipping any another process made first; returns the ones this one made."""
     upsert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
@@ -247,7 +254,7 @@ async def _insert_claims(
             "kind": d.kind,
             "seq": d.seq,
             "holder_id": holder.id,
-            "recipient_id": recipient.id,
+            "recipient_id": recipient.id if recipient is not None else None,
             "late_minutes": d.late_minutes,
             "created_at": now,
         }
@@ -267,6 +274,7 @@ async def _insert_claims(
 WARNINGS = {  # the SOP's three warnings (Peringatan), by what is late
     "konsep": "Konsep yang terlambat memperlambat seluruh proses surat keluar.",
     "revisi": "Revisi yang lambat menghambat pendistribusian surat ke OPD / instansi lain.",
+    "tertahan": "Surat yang tertahan di tahap ini terlambat sampai ke OPD / instansi tujuan.",
     "kirim": "Pendistribusian yang lambat membuat surat terlambat sampai ke tujuan.",
 }
 
@@ -283,10 +291,14 @@ def late_text(minutes: float) -> str:
 
 
 def _warning(sop: Sop, letter: Letter, state: State) -> str:
+    """The SOP's warning for what is late: step 1 is the concept (a revision when it came back), step 2 the
+    numbering and signature, step 3 the distribution."""
     if state.holder is not None and state.holder.kind == "drafter":
         return WARNINGS["revisi"] if letter.return_state else WARNINGS["konsep"]
     if state.sop_step is not None and state.sop_step >= 3:
         return WARNINGS["kirim"]
+    if state.sop_step == 2:
+        return WARNINGS["tertahan"]
     return WARNINGS["konsep"]
 
 
@@ -299,7 +311,9 @@ def reminder_notice(sop: Sop, letter: Letter, state: State, holder: Staff, late:
     lines = [
         f"\u23f0 Pengingat{again}: {letter_heading(letter)} menunggu Anda di tahap {state.name} "
         f"sejak {local_time(sop, letter.step_started_at)}.",
-        f"Sudah lewat {late_text(late)} dari standar waktu SOP ({state.standard_minutes} menit jam kerja).",
+        f"Standar waktu SOP ({state.standard_minutes} menit jam kerja) sudah habis."
+        if late < 1
+        else f"Sudah lewat {late_text(late)} dari standar waktu SOP ({state.standard_minutes} menit jam kerja).",
         _warning(sop, letter, state),
     ]
     return Notice(
@@ -320,4 +334,5 @@ def escalation_notice(sop: Sop, letter: Letter, state: State, holder: Staff, sup
         f"pengingat sudah dikirim kepadanya.",
         _warning(sop, letter, state),
     ]
-    return Notice(recipient_id=superior.id, kind=ESCALATE, text="\n".join(lines))
+    # expected_state: the outbox drops it unsent if the letter has moved on by the time it would go out
+    return Notice(recipient_id=superior.id, kind=ESCALATE, text="\n".join(lines), expected_state=letter.state)

@@ -245,7 +245,7 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "pengingat" (to the holder) or "eskalasi" (to the superior)
     seq: Mapped[int] = mapped_column(Integer)  # the n-th reminder of the step; 1 for the escalation
     holder_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: nobody to tell
     late_minutes: Mapped[int] = mapped_column(Integer)  # working minutes past the standard time when sent
     created_at: Mapped[datetime]
 

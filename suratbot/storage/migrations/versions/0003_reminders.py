@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("holder_id", sa.Integer(), nullable=False),
-        sa.Column("recipient_id", sa.Integer(), nullable=False),
+        sa.Column("recipient_id", sa.Integer(), nullable=True),
         sa.Column("late_minutes", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["holder_id"], ["staff.id"], name=op.f("fk_reminders_holder_id_staff")),

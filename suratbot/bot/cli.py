@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -386,10 +387,6 @@ async def _verify(office: Office, path: Path, lang: str) -> int:
     return EXIT_OK if result.ok else EXIT_FAIL
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 async def _plh(office: Office, args: argparse.Namespace) -> int:
     """`suratbot plh set|end|list`: the admin names, ends or lists stand-ins."""
     from suratbot.services import stand_ins
@@ -407,7 +404,8 @@ async def _plh(office: Office, args: argparse.Namespace) -> int:
                 state = "berjalan" if p.active else "akan datang"
                 print(
                     f"{p.title} {p.official.jabatan} ({p.official.nama}): {person(p.stand_in)}, "
-                    f"{local_time(office.sop, p.starts_at)} s.d. {local_time(office.sop, p.ends_at)} ({state})"
+                    f"{local_time(office.sop, p.starts_at)} s.d. {indonesian_date(_last_day(office, p.ends_at))} "
+                    f"({state})"
                 )
             return EXIT_OK
         official = await stand_ins.find_staff(office, args.official)
@@ -431,6 +429,11 @@ async def _plh(office: Office, args: argparse.Namespace) -> int:
         f"{person(stand_in)} menjadi {title} {official.jabatan} ({official.nama}), {state} s.d. {indonesian_date(until)}."
     )
     return EXIT_OK
+
+
+def _last_day(office: Office, ends_at: datetime) -> date:
+    """The last day of a period that ends at midnight (office time)."""
+    return (ends_at - timedelta(seconds=1)).astimezone(office.sop.calendar.timezone).date()
 
 
 async def _report(office: Office, month_text: str, out: Path) -> int:
@@ -468,3 +471,7 @@ async def _report(office: Office, month_text: str, out: Path) -> int:
     for path in written:
         print(f"  {path}")
     return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -169,6 +169,10 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await drafting.start_revision(office, staff, letter_id, state)
     if verb in ("sifat", "urgensi"):
         return await drafting.choose(office, staff, verb, letter_id, state)  # letter slot: the draft's token
+    if verb == standing_in.CONFIRM:
+        return await standing_in.confirm(office, staff, letter_id, state)
+    if verb == standing_in.CANCEL:
+        return Response([Reply("Penunjukan Plh dibatalkan.")], answer="Dibatalkan.", clear_buttons=True)
     if verb == buttons.OPEN:
         return await tracking.open_letter(office, staff, letter_id)
     if verb in ("konsep_kirim", "konsep_batal"):

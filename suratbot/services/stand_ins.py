@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services.notices import indonesian_date, local_time, outbox_row, person, plain_notice, task_notice
@@ -59,27 +59,29 @@ def parse_until(text: str, today: date) -> date:
 
 
 async def find_staff(office: Office, query: str) -> Staff:
-    """The one active person whose NIP is `query` or whose name contains it; Refusal listing the candidates."""
-    query = query.strip()
+    """The one active person whose NIP is `query`, or whose name has a word starting with each word of `query`
+    (`Lina`, `rina marl`); Refusal listing the candidates when several match, or saying none does."""
+    query = " ".join(query.split())
+    words = [w.lower() for w in query.split()]
+    if not words or len(query) < 3:
+        raise Refusal("plh_tidak_ditemukan", "Tulis nama (paling sedikit 3 huruf) atau NIP penggantinya.")
     async with office.reading() as uow:
         by_nip = await uow.session.scalar(select(Staff).where(Staff.nip == query.replace(" ", "")))
         if by_nip is not None and by_nip.active:
             return by_nip
-        found = list(
-            (
-                await uow.session.scalars(
-                    select(Staff)
-                    .where(Staff.active.is_(True), func.lower(Staff.nama).contains(query.lower()))
-                    .order_by(Staff.nama)
-                )
-            ).all()
-        )
+        active = (await uow.session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.nama))).all()
+    found = [s for s in active if _name_matches(s.nama, words)]
     if len(found) == 1:
         return found[0]
     if not found:
         raise Refusal("plh_tidak_ditemukan", f"Tidak ada pegawai aktif bernama atau ber-NIP {query!r}.")
     names = "\n".join(f"- {s.nama} ({s.jabatan}), NIP {s.nip}" for s in found[:10])
     raise Refusal("plh_ambigu", f"Ada {len(found)} pegawai yang cocok dengan {query!r}; tulis NIP-nya:\n{names}")
+
+
+def _name_matches(name: str, words: list[str]) -> bool:
+    parts = re.findall(r"\w+", name.lower())
+    return all(any(part.startswith(word) for part in parts) for word in words)
 
 
 def _day_start(sop: Sop, day: date) -> datetime:
@@ -158,19 +160,24 @@ async def appoint(
         return Period(period.id, title, official, stand_in, starts_at, ends_at, starts_at <= now)
 
 
-async def end_early(office: Office, official_id: int, *, now: datetime | None = None) -> Period:
-    """End the official's current (or next) period now; Refusal when there is none."""
+async def end_early(office: Office, staff_id: int, *, now: datetime | None = None) -> Period:
+    """End now the current (or next) period of the official `staff_id`, or else the one in which `staff_id`
+    is the stand-in; Refusal when there is none."""
     now = now or office.now()
     async with office.uow() as uow:
         session = uow.session
-        period = await session.scalar(
-            select(StandIn)
-            .where(StandIn.official_id == official_id, StandIn.ended_at.is_(None))
-            .order_by(StandIn.starts_at)
-            .limit(1)
-        )
+        period = None
+        for column in (StandIn.official_id, StandIn.stand_in_id):
+            period = await session.scalar(
+                select(StandIn)
+                .where(column == staff_id, StandIn.ended_at.is_(None))
+                .order_by(StandIn.starts_at)
+                .limit(1)
+            )
+            if period is not None:
+                break
         if period is None:
-            raise Refusal("plh_tidak_ada", "Tidak ada masa Plh/Plt yang berjalan untuk Anda.")
+            raise Refusal("plh_tidak_ada", "Tidak ada masa Plh/Plt yang berjalan atau akan datang.")
         official = await session.get_one(Staff, period.official_id)
         stand_in = await session.get_one(Staff, period.stand_in_id)
         await _end(session, office.sop, period, official, stand_in, now)
@@ -216,11 +223,11 @@ async def apply_due(office: Office, now: datetime | None = None) -> int:
         for period in due:
             official = await session.get_one(Staff, period.official_id)
             stand_in = await session.get_one(Staff, period.stand_in_id)
-            if period.ends_at <= now:
-                await _end(session, office.sop, period, official, stand_in, now)
+            if period.ends_at <= now or not (official.active and stand_in.active):
+                # over, or one of them has left the roster meanwhile: the period ends (letters go back)
+                changed += await _end(session, office.sop, period, official, stand_in, now)
             else:
-                await _start(session, office.sop, period, official, stand_in, now)
-            changed += 1
+                changed += await _start(session, office.sop, period, official, stand_in, now)
     return changed
 
 
@@ -281,8 +288,15 @@ async def acting_for(session: AsyncSession, sop: Sop, letter: Letter, actor_id: 
 
 async def _start(
     session: AsyncSession, sop: Sop, period: StandIn, official: Staff, stand_in: Staff, now: datetime
-) -> None:
-    period.started_at = now
+) -> bool:
+    """Start the period (claimed: of two processes only one starts it); False when someone else did."""
+    claimed = await session.execute(
+        update(StandIn)
+        .where(StandIn.id == period.id, StandIn.started_at.is_(None), StandIn.ended_at.is_(None))
+        .values(started_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     moved = await _move_letters(session, sop, official, stand_in, period, now, start=True)
     until = indonesian_date((period.ends_at - timedelta(seconds=1)).astimezone(sop.calendar.timezone).date())
     waiting = f" {moved} surat yang menunggu dialihkan kepadanya." if moved else ""
@@ -310,25 +324,38 @@ async def _start(
             now,
         )
     )
+    return True
 
 
 async def _end(
     session: AsyncSession, sop: Sop, period: StandIn, official: Staff, stand_in: Staff, now: datetime
-) -> None:
+) -> bool:
+    """End the period (claimed, like the start): the letters the stand-in holds for the official go back."""
     was_started = period.started_at is not None
-    period.ended_at = now
+    claimed = await session.execute(
+        update(StandIn).where(StandIn.id == period.id, StandIn.ended_at.is_(None)).values(ended_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     moved = await _move_letters(session, sop, official, stand_in, period, now, start=False) if was_started else 0
     back = f" {moved} surat yang belum selesai kembali kepada {official.nama}." if moved else ""
-    text = f"\u2705 Masa {period.title} {person(stand_in)} untuk {official.jabatan} berakhir.{back}"
+    why = ""
+    if not stand_in.active:
+        why = f" {stand_in.nama} tidak ada lagi di daftar pegawai aktif."
+    elif not official.active:
+        why = f" {official.nama} tidak ada lagi di daftar pegawai aktif."
+    text = f"\u2705 Masa {period.title} {person(stand_in)} untuk {official.jabatan} berakhir.{why}{back}"
     for who in (official, stand_in):
-        session.add(outbox_row(plain_notice(who, "plh", text), None, now))
+        if who.active:
+            session.add(outbox_row(plain_notice(who, "plh", text), None, now))
+    return True
 
 
 async def _move_letters(
     session: AsyncSession, sop: Sop, official: Staff, stand_in: Staff, period: StandIn, now: datetime, *, start: bool
 ) -> int:
     """Hand the official's waiting letters to the stand-in (start) or back (end); each recorded, each told."""
-    from suratbot.services.letters import resolve_holder
+    from suratbot.services.letters import pass_over, resolve_holder
 
     source, target = (official, stand_in) if start else (stand_in, official)
     open_states = [key for key, state in sop.states.items() if not state.final]
@@ -371,6 +398,27 @@ async def _move_letters(
         )
         letter.holder_id = target.id
         letter.updated_at = now
-        session.add(outbox_row(task_notice(sop, letter, target, sender=None, note=note), letter.id, now))
+        # A step the new holder may not take (their own draft, or a review right after their own) is passed
+        # over, as when the letter reaches them any other way.
+        holder = await pass_over(
+            session, sop, letter, target, reviewed_by=await _last_reviewer(session, letter), actor_id=None, now=now
+        )
+        if holder is not None:
+            session.add(outbox_row(task_notice(sop, letter, holder, sender=None, note=note), letter.id, now))
         moved += 1
     return moved
+
+
+async def _last_reviewer(session: AsyncSession, letter: Letter) -> int | None:
+    """Who approved the letter's previous step, if that is what brought it to its current state."""
+    event = await session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.letter_id == letter.id,
+            AuditEvent.to_state == letter.state,
+            AuditEvent.from_state != letter.state,
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    return event.actor_id if event is not None and event.action == "setujui" else None

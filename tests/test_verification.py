@@ -287,3 +287,32 @@ async def test_the_english_report_is_english(office: Office) -> None:
     assert english[0].startswith("VALID") and "Signer: Dr. H. Asep Suryana" in english[1]
     assert "WIB" in english[1] and "Kamis" not in english[1] and "November" not in english[1]
     assert describe(office, await verify_letter(office, b"hello"), "en")[1] == "This file is not an intact PDF."
+
+
+async def test_guesses_from_two_processes_are_counted_one_by_one(office: Office, database_url: str) -> None:
+    """Two bot processes on one PostgreSQL (two engines here): the advisory lock serialises their guesses.
+    (SQLite serves one process: there the same office is used twice.)"""
+    import asyncio
+
+    from suratbot.services.signature import sign_letter
+    from suratbot.storage.db import create_engine
+
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    p = await people(office)
+    letter = await letter_at(office, p, "tanda_tangan")
+    postgres = office.engine.dialect.name == "postgresql"
+    other = (
+        Office(sop=office.sop, engine=create_engine(database_url), files=office.files, clock=office.clock)
+        if postgres
+        else office
+    )
+    try:
+        outcomes = await asyncio.gather(
+            *[sign_letter(o, letter.id, p.kepala, f"tebak-{i}") for i, o in enumerate([office, other] * 4)],
+            return_exceptions=True,
+        )
+    finally:
+        if other is not office:
+            await other.close()
+    codes = sorted(o.code for o in outcomes if isinstance(o, Refusal))
+    assert codes == ["kata_sandi_salah"] * 3 + ["tte_terkunci"] * 5

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import math
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services import letters
@@ -55,8 +57,8 @@ async def sign_letter(
     Refusal (in Indonesian) when the actor may not sign it now, is locked out after three wrong passphrases
     in 15 minutes, has no key, or types a wrong passphrase (which is counted and recorded). A key file (PKCS#12)
     is unlocked and used in the signing worker process (`suratbot.signing.pool`), and a remote service checks
-    the passphrase itself: both one signature per signer at a time in this process, so guesses sent at once are
-    counted one by one. A PKCS#11 token is opened under a lock on the signer's row. The signature is made
+    the passphrase itself: both one signature per signer at a time (in this process, and on PostgreSQL across
+    processes by an advisory lock), so guesses sent at once are counted one by one. A PKCS#11 token is opened under a lock on the signer's row. The signature is made
     outside the transaction and recorded only if the letter did not change meanwhile.
 
     Number, date, footer and QR link are on the page before anything is signed; the signed bytes are stored as
@@ -64,7 +66,7 @@ async def sign_letter(
     """
     now = now or office.now()
     setup = office.signing
-    lock = _signer_lock(actor_id) if setup.backend != "pkcs11" else _NO_LOCK
+    lock = _one_signing_per_signer(office, actor_id) if setup.backend != "pkcs11" else _NO_LOCK
     async with lock:
         refusal: Refusal | None = None
         key: _Key | None = None
@@ -176,14 +178,30 @@ class _NoLock:
 
 _NO_LOCK = _NoLock()
 # one signing per signer at a time, so guesses count one by one (an asyncio lock belongs to one event loop)
-_SIGNER_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
+_SIGNER_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, int], asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _signer_lock(actor_id: int) -> asyncio.Lock:
+ADVISORY_NAMESPACE = 0x5357  # pg_advisory_lock(namespace, signer id): "one signing per signer" across processes
+
+
+@asynccontextmanager
+async def _one_signing_per_signer(office: Office, actor_id: int) -> AsyncIterator[None]:
+    """One signing per signer at a time: in this process (an asyncio lock), and on PostgreSQL across every
+    process of the office too (a session advisory lock held while the key is tried and the guess counted)."""
     locks = _SIGNER_LOCKS.setdefault(asyncio.get_running_loop(), {})
-    return locks.setdefault(actor_id, asyncio.Lock())
+    async with locks.setdefault((id(office.engine), actor_id), asyncio.Lock()):
+        if office.engine.dialect.name != "postgresql":
+            yield
+            return
+        async with office.engine.connect() as conn:
+            key = {"namespace": ADVISORY_NAMESPACE, "signer": actor_id}
+            await conn.execute(text("SELECT pg_advisory_lock(:namespace, :signer)"), key)
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:namespace, :signer)"), key)
 
 
 async def _unlock(office: Office, actor: Staff, passphrase: str, now: datetime) -> _Key:

@@ -65,6 +65,7 @@ async def test_no_digest_on_a_holiday_a_weekend_or_after_hours(office: Office, c
         assert await digest.send_if_due(office) == 0, moment
     clock.now = datetime(2026, 11, 26, 13, 0, tzinfo=WIB)  # the bot was down at 07:45: it comes when it is back
     assert await digest.send_if_due(office) > 0
+    assert all("Selamat pagi" not in row.text for row in await digests(office))  # not at one o'clock
     sop = office.sop
     assert digest.next_digest_at(sop, clock.now) == datetime(2026, 11, 27, 7, 45, tzinfo=WIB)
     assert digest.next_digest_at(sop, datetime(2026, 12, 24, 9, 0, tzinfo=WIB)) == datetime(

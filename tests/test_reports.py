@@ -133,3 +133,13 @@ async def test_laporan_in_chat(office: Office, clock: FakeClock) -> None:
     assert "tidak dikenali" in kepala.text()
     with pytest.raises(Refusal):
         reports.Month.parse("November")
+
+
+async def test_a_cancelled_letter_charges_nobody_with_its_step(office: Office, clock: FakeClock) -> None:
+    p = await people(office)
+    clock.now = datetime(2026, 11, 25, 9, 0, tzinfo=WIB)
+    letter = await letters.submit(office, p.drafter, fresh_pdf(), META)
+    clock.advance(hours=5)
+    await letters.cancel(office, letter.id, p.kepala, "Tidak jadi dikirim.")
+    report = await reports.monthly_report(office, NOVEMBER)
+    assert report.steps == [] and report.people == []  # the Kasi's 5 hours were not a step anyone finished

@@ -127,8 +127,9 @@ def _personal(sop: Sop, mine: list[Letter], now: datetime) -> str:
     oldest = mine[0]
     state = sop.states[oldest.state]
     overdue = sum(1 for letter in mine if letter.step_due_at is not None and letter.step_due_at <= now)
+    greeting = "Selamat pagi" if now.astimezone(sop.calendar.timezone).hour < 11 else "Ringkasan hari ini"
     lines = [
-        f"\u2600\ufe0f Selamat pagi. {len(mine)} surat menunggu Anda"
+        f"\u2600\ufe0f {greeting}. {len(mine)} surat menunggu Anda"
         + (f", {overdue} di antaranya melewati standar waktu SOP." if overdue else "."),
         f"Yang terlama: {letter_heading(oldest)}, tahap {state.name}, sejak {local_time(sop, oldest.step_started_at)}.",
     ]

@@ -2,7 +2,7 @@
 outgoing letters (buku agenda surat keluar) as XLSX and CSV.
 
 Step durations come from the audit log: a step starts when a letter enters a state and ends when it leaves it
-(a step passed over, and the drafting before the first submission, are not counted), measured in working minutes as the SOP's calendar counts them, and
+(a step passed over or cancelled, and the drafting before the first submission, are not counted), measured in working minutes as the SOP's calendar counts them, and
 belongs to the month (office time) in which it ended. The register lists every number given in the month
 (by letter date, in serial order), cancelled ones marked as such; the subject of a Rahasia or Sangat Rahasia
 letter is not written in it.
@@ -193,7 +193,8 @@ async def monthly_report(office: Office, month: Month) -> MonthlyReport:
     for event in events:
         by_letter[event.letter_id or ""].append(event)
     # the first submission ends no step: the letter exists only from it (the drafting before is not on record)
-    not_counted = NOT_COUNTED | {t.action for t in sop.transitions if t.kind == "submit"}
+    # nor does a cancellation end a step anyone kept (it would charge the canceller with the holder's time)
+    not_counted = NOT_COUNTED | {t.action for t in sop.transitions if t.kind in ("submit", "cancel")}
     step_durations: dict[str, list[float]] = defaultdict(list)
     person_durations: dict[tuple[int, str], list[float]] = defaultdict(list)
     for timeline in by_letter.values():

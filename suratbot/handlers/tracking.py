@@ -49,9 +49,7 @@ async def queue(office: Office, staff: Staff) -> Response:
         if state.standard_minutes:
             late = letter.step_due_at is not None and now > letter.step_due_at
             line += f" (standar SOP {state.standard_minutes} menit{', TERLAMBAT' if late else ''})"
-        actions = [
-            t.action for t in office.sop.transitions_from(letter.state) if "holder" in t.by and t.kind != "cancel"
-        ]
+        actions = office.sop.holder_actions(letter.state)
         replies.append(Reply(line, buttons=buttons.step_buttons(office.sop, actions, letter.id, letter.state)))
     return Response(replies)
 
@@ -85,7 +83,7 @@ async def open_letter(office: Office, staff: Staff, letter_id: str | None) -> Re
     if letter.holder_id != staff.id:
         who = f"{holder.nama} ({holder.jabatan})" if holder else "-"
         return Response([Reply(f"{line}\nSekarang dipegang {who}.")], answer="Surat dibuka.")
-    actions = [t.action for t in office.sop.transitions_from(letter.state) if "holder" in t.by and t.kind != "cancel"]
+    actions = office.sop.holder_actions(letter.state)
     document = Document(letter.current_version, pdf_name(letter))
     reply = Reply(line, buttons=buttons.step_buttons(office.sop, actions, letter.id, letter.state), document=document)
     return Response([reply], answer="Surat dibuka.")

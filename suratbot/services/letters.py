@@ -252,6 +252,23 @@ async def _apply(
     return holder
 
 
+def handover_event(
+    letter: Letter, note: str, details: dict[str, Any], now: datetime, *, on_behalf_of: int | None = None
+) -> AuditEvent:
+    """The audit event of a letter handed to another holder within its step (`alihkan`): roster change, Plh."""
+    return AuditEvent(
+        letter_id=letter.id,
+        action="alihkan",
+        on_behalf_of_id=on_behalf_of,
+        from_state=letter.state,
+        to_state=letter.state,
+        version_sha256=letter.current_version,
+        note=note,
+        details=details,
+        at=now,
+    )
+
+
 async def pass_over(
     session: AsyncSession,
     sop: Sop,

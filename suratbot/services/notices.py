@@ -101,7 +101,7 @@ def person(staff: Staff) -> str:
 def task_notice(sop: Sop, letter: Letter, holder: Staff, *, sender: Staff | None, note: str | None) -> Notice:
     """Tell the new holder what waits for them, with the buttons of the step."""
     state = sop.states[letter.state]
-    actions = [t.action for t in sop.transitions_from(letter.state) if "holder" in t.by and t.kind != "cancel"]
+    actions = sop.holder_actions(letter.state)
     lines = [f"\U0001f4e8 {letter_heading(letter)} menunggu Anda: tahap {state.name}."]
     if sender is not None:
         lines.append(f"Dari: {person(sender)}.")

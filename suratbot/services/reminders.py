@@ -304,9 +304,7 @@ def _warning(sop: Sop, letter: Letter, state: State) -> str:
 
 def reminder_notice(sop: Sop, letter: Letter, state: State, holder: Staff, late: float, seq: int) -> Notice:
     """The holder's reminder: which letter, how late, and the buttons of the step as in the first notice."""
-    actions = [
-        t.action for t in sop.transitions_from(letter.state) if "holder" in t.by and t.kind not in ("cancel", "submit")
-    ]
+    actions = sop.holder_actions(letter.state)
     again = "" if seq == 1 else f" (pengingat ke-{seq})"
     lines = [
         f"\u23f0 Pengingat{again}: {letter_heading(letter)} menunggu Anda di tahap {state.name} "

@@ -13,7 +13,7 @@ import phonenumbers
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from suratbot.services.letters import pass_over, resolve_holder
+from suratbot.services.letters import handover_event, pass_over, resolve_holder
 from suratbot.services.notices import outbox_row, task_notice
 from suratbot.services.office import Office
 from suratbot.services.stand_ins import stand_in_for
@@ -387,18 +387,9 @@ async def _reroute_open_letters(
             changes.append("unit surat mengikuti unit konseptor")
         if holder.id != letter.holder_id:
             changes.append(f"pemegang {previous.nama if previous else '-'} \u2192 {holder.nama}")
-        session.add(
-            AuditEvent(
-                letter_id=letter.id,
-                action="alihkan",
-                from_state=letter.state,
-                to_state=letter.state,
-                version_sha256=letter.current_version,
-                note="Daftar pegawai diperbarui: " + "; ".join(changes) + ".",
-                details={"dari": previous.id if previous else None, "ke": holder.id, "unit": letter.unit_id},
-                at=now,
-            )
-        )
+        note = "Daftar pegawai diperbarui: " + "; ".join(changes) + "."
+        details = {"dari": previous.id if previous else None, "ke": holder.id, "unit": letter.unit_id}
+        session.add(handover_event(letter, note, details, now))
         letter.holder_id = holder.id
         letter.updated_at = now
         holder = await pass_over(session, sop, letter, holder, reviewed_by=None, actor_id=None, now=now)

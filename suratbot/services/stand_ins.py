@@ -355,7 +355,7 @@ async def _move_letters(
     session: AsyncSession, sop: Sop, official: Staff, stand_in: Staff, period: StandIn, now: datetime, *, start: bool
 ) -> int:
     """Hand the official's waiting letters to the stand-in (start) or back (end); each recorded, each told."""
-    from suratbot.services.letters import pass_over, resolve_holder
+    from suratbot.services.letters import handover_event, pass_over, resolve_holder
 
     source, target = (official, stand_in) if start else (stand_in, official)
     open_states = [key for key, state in sop.states.items() if not state.final]
@@ -383,19 +383,8 @@ async def _move_letters(
             if start
             else f"Masa {period.title} {stand_in.nama} berakhir: surat kembali kepada {official.nama}."
         )
-        session.add(
-            AuditEvent(
-                letter_id=letter.id,
-                action="alihkan",
-                on_behalf_of_id=official.id,
-                from_state=letter.state,
-                to_state=letter.state,
-                version_sha256=letter.current_version,
-                note=note,
-                details={"dari": source.id, "ke": target.id, "plh": period.id},
-                at=now,
-            )
-        )
+        details = {"dari": source.id, "ke": target.id, "plh": period.id}
+        session.add(handover_event(letter, note, details, now, on_behalf_of=official.id))
         letter.holder_id = target.id
         letter.updated_at = now
         # A step the new holder may not take (their own draft, or a review right after their own) is passed

@@ -149,6 +149,13 @@ class Sop:
     def transitions_from(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if state in t.sources]
 
+    def holder_actions(self, state: str) -> list[str]:
+        """The actions the holder of a letter in `state` is offered as buttons (a letter that exists has been
+        submitted already, and cancelling is not a button of the step)."""
+        return [
+            t.action for t in self.transitions_from(state) if "holder" in t.by and t.kind not in ("cancel", "submit")
+        ]
+
     @property
     def first_review_state(self) -> str:
         """The state a first submission leads to (where `resubmit_to = "start"` sends revisions)."""

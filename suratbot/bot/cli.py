@@ -273,9 +273,10 @@ async def _letter(office: Office, letter_id: str) -> int:
         print(f"  batas tahap ini: {local_time(sop, letter.step_due_at)}")
     for e in events:
         note = f" — {e.note}" if e.note else ""
-        print(
-            f"  {local_time(sop, e.at)}  {names.get(e.actor_id or 0, '-'):<24} {e.action:<13} {e.from_state or '-'} → {e.to_state or '-'}{note}"
-        )
+        who = names.get(e.actor_id or 0, "-")
+        if e.on_behalf_of_id and e.actor_id:  # what a stand-in did: "X sebagai Plh Y"
+            who = f"{who} (Plh {names.get(e.on_behalf_of_id, '-')})"
+        print(f"  {local_time(sop, e.at)}  {who:<24} {e.action:<13} {e.from_state or '-'} → {e.to_state or '-'}{note}")
     return EXIT_OK
 
 

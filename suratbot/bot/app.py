@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from telegram import Update
 
 from suratbot.bot.channels.telegram import TelegramChannel
+from suratbot.bot.channels.whatsapp import WhatsAppChannel, WhatsAppSettings
 from suratbot.bot.outbox import Channel, Limits, OutboxSender
 from suratbot.bot.scheduler import ReminderScheduler
 from suratbot.services.office import Office
@@ -45,6 +46,7 @@ class Bot:
 
     office: Office
     telegram: TelegramChannel | None = None
+    whatsapp: WhatsAppChannel | None = None
     sender: OutboxSender | None = None
     reminders: ReminderScheduler | None = None
     webhook: WebhookSettings | None = None
@@ -53,9 +55,12 @@ class Bot:
 
     @property
     def channels(self) -> list[str]:
-        if self.telegram is None:
-            return []
-        return ["telegram (webhook)" if self.webhook else "telegram (long polling)"]
+        names = []
+        if self.telegram is not None:
+            names.append("telegram (webhook)" if self.webhook else "telegram (long polling)")
+        if self.whatsapp is not None:
+            names.append("whatsapp (webhook)")
+        return names
 
     async def stop(self) -> None:
         """The outbox sender first (a send in flight finishes, nothing new starts), then the channels: a message
@@ -73,6 +78,8 @@ class Bot:
             if app.running:
                 await app.stop()
             await app.shutdown()
+        if self.whatsapp is not None:
+            await self.whatsapp.close()
 
 
 async def start_bot(
@@ -80,6 +87,7 @@ async def start_bot(
     *,
     telegram: TelegramSettings | None,
     webhook: WebhookSettings | None = None,
+    whatsapp: WhatsAppSettings | None = None,
     limits: Limits | None = None,
     outbox_poll: float = 2.0,
     reminders: bool = True,
@@ -96,7 +104,12 @@ async def start_bot(
             office, telegram.token, base_url=telegram.base_url, base_file_url=telegram.base_file_url
         )
         channels["telegram"] = bot.telegram
+    if whatsapp is not None:  # its updates arrive at the web app's /webhooks/whatsapp
+        bot.whatsapp = WhatsAppChannel(office, whatsapp)
+        channels["whatsapp"] = bot.whatsapp
     bot.sender = OutboxSender(office, channels, limits=limits, poll=outbox_poll)
+    if bot.whatsapp is not None:
+        bot.whatsapp.on_handled = bot.sender.wake
     if bot.telegram is not None:
         bot.telegram.on_handled = bot.sender.wake
         app = bot.telegram.application

@@ -14,6 +14,7 @@ from suratbot.signing.stamping import FallbackBox
 from suratbot.workflow.sop import Sop, load_sop
 
 if TYPE_CHECKING:
+    from suratbot.bot.channels.whatsapp import WhatsAppSettings
     from suratbot.services.office import Office
 
 
@@ -130,6 +131,33 @@ class Settings(BaseSettings):
         if self.signature_footer:
             options["footer"] = tuple(line.strip() for line in self.signature_footer.split("|") if line.strip())
         return options
+
+    def whatsapp(self) -> WhatsAppSettings | None:
+        """The WhatsApp channel's settings, or None (the channel off) unless all four secrets and ids are set;
+        some but not all is a mistake worth saying."""
+        values = (
+            self.whatsapp_access_token,
+            self.whatsapp_phone_number_id,
+            self.whatsapp_app_secret,
+            self.whatsapp_verify_token,
+        )
+        if all(v is None or v == "" for v in values):
+            return None
+        if any(v is None or v == "" for v in values):
+            raise ValueError(
+                "WhatsApp perlu keempatnya: WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, "
+                "WHATSAPP_VERIFY_TOKEN"
+            )
+        from suratbot.bot.channels.whatsapp import WhatsAppSettings
+
+        assert self.whatsapp_access_token and self.whatsapp_app_secret and self.whatsapp_verify_token
+        return WhatsAppSettings(
+            access_token=self.whatsapp_access_token.get_secret_value(),
+            phone_number_id=str(self.whatsapp_phone_number_id),
+            app_secret=self.whatsapp_app_secret.get_secret_value(),
+            verify_token=self.whatsapp_verify_token.get_secret_value(),
+            graph_url=self.whatsapp_graph_url,
+        )
 
     def open_office(self) -> Office:
         """The office these settings describe (ValueError when the signing settings are incomplete)."""

@@ -300,7 +300,10 @@ class OutboxSender:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row_id)
-                .values(status="sent", attempts=attempts + 1, sent_at=now, external_id=external_id)
+                # a new message on the platform: its delivery status starts afresh
+                .values(
+                    status="sent", attempts=attempts + 1, sent_at=now, external_id=external_id, platform_status=None
+                )
             )
         self.sent += 1
         if row.letter_id is not None and row.actions:

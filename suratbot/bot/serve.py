@@ -52,7 +52,14 @@ class RedactingFormatter(logging.Formatter):
 def configure_logging(settings: Settings) -> None:
     secret_values = [
         v.get_secret_value()
-        for v in (settings.telegram_bot_token, settings.telegram_webhook_secret, settings.smtp_password)
+        for v in (
+            settings.telegram_bot_token,
+            settings.telegram_webhook_secret,
+            settings.smtp_password,
+            settings.whatsapp_access_token,
+            settings.whatsapp_app_secret,
+            settings.whatsapp_verify_token,
+        )
         if v is not None
     ]
     redact = Redact(secret_values)
@@ -85,8 +92,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
                     else secrets.token_urlsafe(32)
                 )
                 webhook = WebhookSettings(settings.webhook_url, secret)
+        whatsapp = settings.whatsapp()
         try:
-            bot = await start_bot(office, telegram=telegram, webhook=webhook)
+            bot = await start_bot(office, telegram=telegram, webhook=webhook, whatsapp=whatsapp)
         except InvalidToken:  # its text holds the token: never print it
             print("Telegram menolak token bot: periksa TELEGRAM_BOT_TOKEN (dari @BotFather).", file=sys.stderr)
             return 1
@@ -105,7 +113,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests): no signals
                 loop.add_signal_handler(sig, stop.set)
-        channels = ", ".join(bot.channels) or "tidak ada (isi TELEGRAM_BOT_TOKEN di .env)"
+        channels = ", ".join(bot.channels) or "tidak ada (isi TELEGRAM_BOT_TOKEN atau WHATSAPP_* di .env)"
         print(f"suratbot berjalan. Saluran chat: {channels}. Web: port {settings.web_port}. Ctrl+C untuk berhenti.",
               file=out, flush=True)  # fmt: skip
         await stop.wait()

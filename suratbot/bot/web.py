@@ -1,8 +1,10 @@
-"""The project's web app (Starlette): health check and the Telegram webhook (the QR page and dashboard come later)."""
+"""The project's web app (Starlette): health check, the Telegram and WhatsApp webhooks (the QR page and dashboard
+come later)."""
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from json import JSONDecodeError
 
@@ -41,9 +43,34 @@ def web_app(bot: Bot) -> Starlette:
         await bot.telegram.application.update_queue.put(update)  # handled after we answer: Telegram wants speed
         return PlainTextResponse("OK")
 
+    async def whatsapp_webhook(request: Request) -> Response:
+        channel = bot.whatsapp
+        if channel is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        if request.method == "GET":  # Meta's subscription check
+            query = request.query_params
+            challenge = channel.verify_subscription(
+                query.get("hub.mode"), query.get("hub.verify_token"), query.get("hub.challenge")
+            )
+            if challenge is None:
+                return PlainTextResponse("Forbidden", status_code=403)
+            return PlainTextResponse(challenge)
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return PlainTextResponse("Payload Too Large", status_code=413)
+        if not channel.signature_ok(body, request.headers.get("x-hub-signature-256")):
+            return PlainTextResponse("Forbidden", status_code=403)  # not from Meta: not even parsed
+        try:
+            payload = json.loads(body)
+        except (JSONDecodeError, UnicodeDecodeError):
+            return PlainTextResponse("Bad Request", status_code=400)
+        channel.accept(payload)  # processed after we answer: Meta wants a 200 fast, and retries otherwise
+        return PlainTextResponse("OK")
+
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
+            Route("/webhooks/whatsapp", whatsapp_webhook, methods=["GET", "POST"]),
         ]
     )

@@ -62,6 +62,8 @@ async def _route(office: Office, inbound: Inbound) -> Response:
     if inbound.file is None and inbound.command != "batal":
         # While the bot waits for a passphrase, any text is one (even "/..."): it is deleted, never echoed.
         if prompt is not None and prompt.kind == signing.PASSPHRASE:
+            if not inbound.can_delete:  # this channel cannot delete it: never use a passphrase typed here
+                return signing.not_here()
             return await signing.passphrase(office, staff, prompt, inbound)
         if prompt is None and last is not None and await _late_passphrase(office, staff, last):
             await inbound.discard()
@@ -160,6 +162,8 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
     if verb == "nomor_ubah":
         return await numbering.ask_classification(office, staff, letter_id, state)
     if verb == "tandatangani":
+        if not inbound.can_delete:
+            return signing.not_here()
         return await signing.ask_passphrase(office, staff, letter_id, state)
     if verb == "kirim":
         return await dispatching.choose_route(office, staff, letter_id, state, forwarding=inbound.send_to is not None)

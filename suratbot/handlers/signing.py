@@ -18,6 +18,15 @@ PASSPHRASE = "passphrase"  # prompt: the signer's passphrase (never stored: the 
 PASSPHRASE_TTL_MINUTES = 5
 
 
+def not_here() -> Response:
+    """On a channel that cannot delete the person's message (WhatsApp) no passphrase is asked for in chat."""
+    return Response.say(
+        "Passphrase tidak diketik di obrolan ini: bot tidak bisa menghapus pesan di WhatsApp, jadi passphrase "
+        "akan tersimpan di ponsel Anda. Tandatangani surat ini dari Telegram. Bila Anda baru saja mengetik "
+        "passphrase di sini, hapus pesan itu sendiri; bot tidak memakainya."
+    )
+
+
 async def ask_passphrase(office: Office, staff: Staff, letter_id: str | None, state: str | None) -> Response:
     try:
         letter = await buttons.turn(office, letter_id, state, staff, "tandatangani")

@@ -46,6 +46,7 @@ class Inbound:
     # "The bot is working" (a chat action), and: delete this message now, if the channel can.
     working: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)
     discard: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)
+    can_delete: bool = True  # the channel can delete the person's message (Telegram can, WhatsApp cannot)
     # Send a message to another chat on this channel (a group, a channel, @username or id); Refusal if it cannot.
     send_to: Callable[[str, Reply], Awaitable[None]] | None = field(default=None, repr=False)
 

@@ -222,6 +222,7 @@ class OutboxMessage(Base):
     channel: Mapped[str | None] = mapped_column(String(20))
     external_id: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
+    platform_status: Mapped[str | None] = mapped_column(String(20))  # WhatsApp: sent, delivered, read, failed
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
@@ -277,6 +278,17 @@ class DigestRun(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     created_at: Mapped[datetime]
     messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WhatsAppMessage(Base):
+    """A WhatsApp message the bot has taken in, by its `wamid`: Meta retries a webhook for a day, and each
+    message must be handled once, across restarts."""
+
+    __tablename__ = "whatsapp_messages"
+
+    wamid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    wa_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class NumberCounter(Base):

@@ -1,0 +1,218 @@
+"""WhatsApp end to end: signed webhooks posted to the running web app (uvicorn on 127.0.0.1), the real handlers
+and outbox, and a fake Graph API on 127.0.0.1 recording what the bot sends."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from suratbot.bot.app import Bot, start_bot
+from suratbot.bot.channels.whatsapp import WhatsAppSettings
+from suratbot.bot.fakegraphapi import FakeGraphApi, FakePhone, WhatsAppPeer
+from suratbot.bot.web import web_app
+from suratbot.data.concept import example_letter
+from suratbot.services.office import Office
+from suratbot.storage.models import ChannelBinding, Letter, OutboxMessage, Staff, WhatsAppMessage
+from tests.telegram_chat import FAST
+
+APP_SECRET = "rahasia-aplikasi-uji"
+VERIFY_TOKEN = "token-verifikasi-uji"
+CAPTION = (
+    "Perihal: Undangan Rapat; Tujuan: Camat se-Kabupaten Sumedang; Sifat: Biasa; Urgensi: Segera; Klasifikasi: 500.16"
+)
+
+
+@dataclass
+class Harness:
+    office: Office
+    api: FakeGraphApi
+    bot: Bot
+    peer: WhatsAppPeer
+    url: str
+
+    async def phone_of(self, jabatan: str) -> FakePhone:
+        async with self.office.reading() as uow:
+            staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == jabatan))
+        assert staff is not None
+        return self.api.phone(staff.telepon.lstrip("+"), staff.nama)
+
+    async def join(self, jabatan: str) -> FakePhone:
+        phone = await self.phone_of(jabatan)
+        await self.peer.say(phone, "halo")
+        await phone.wait_for_text("Akun ini sekarang terhubung")
+        await phone.wait_for_text("ketik /bantuan")  # and the answer to the "halo" itself
+        return phone
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def harness(office: Office) -> AsyncIterator[Harness]:
+    api = FakeGraphApi()
+    await api.start()
+    settings = WhatsAppSettings(api.token, api.phone_number_id, APP_SECRET, VERIFY_TOKEN, graph_url=api.graph_url)
+    bot = await start_bot(office, telegram=None, whatsapp=settings, limits=FAST, outbox_poll=0.2)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(web_app(bot), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn has no event for it
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{port}"
+    yield Harness(office, api, bot, WhatsAppPeer(api, f"{url}/webhooks/whatsapp", APP_SECRET), url)
+    server.should_exit = True
+    await task
+    await bot.stop()
+    await api.stop()
+
+
+async def test_meta_verifies_the_webhook_and_nothing_unsigned_is_processed(harness: Harness) -> None:
+    h = harness
+    async with httpx.AsyncClient() as client:
+        ok = await client.get(
+            f"{h.url}/webhooks/whatsapp",
+            params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
+        )
+        assert (ok.status_code, ok.text) == (200, "1158201444")
+        wrong = await client.get(
+            f"{h.url}/webhooks/whatsapp",
+            params={"hub.mode": "subscribe", "hub.verify_token": "tebakan", "hub.challenge": "1"},
+        )
+        assert wrong.status_code == 403
+    phone = await h.phone_of("Analis Perizinan")
+    payload = h.peer.envelope(messages=[h.peer.message(phone, "text", {"body": "halo"})], contacts=[])
+    forged = await h.peer.post(payload, signature="sha256=" + "0" * 64)
+    unsigned = await h.peer.post(payload, signature="")
+    assert forged.status_code == unsigned.status_code == 403
+    await asyncio.sleep(0.3)
+    async with h.office.reading() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(WhatsAppMessage)) == 0
+        assert await uow.session.scalar(select(func.count()).select_from(ChannelBinding)) == 0
+    assert phone.messages == []
+
+
+async def test_a_roster_member_is_bound_on_first_contact_and_a_stranger_is_refused(harness: Harness) -> None:
+    h = harness
+    drafter = await h.phone_of("Analis Perizinan")
+    await h.peer.say(drafter, "halo")
+    await drafter.wait_for_text("Akun ini sekarang terhubung")
+    await drafter.wait_for_text("Kirim PDF konsep surat")  # and the message itself was answered
+    stranger = h.api.phone("6281299999999", "Orang Lain")
+    await h.peer.say(stranger, "halo")
+    await stranger.wait_for_text("tidak ada di daftar pegawai")
+    clerk = await h.join("Pengelola Surat")  # an admin: told of the stranger, through the outbox
+    await clerk.wait_for_text("mencoba memakai bot dengan nomor +6281299999999")
+
+
+async def test_a_letter_through_review_on_whatsapp(harness: Harness) -> None:
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    kasi = await h.join("Kepala Seksi Perizinan Usaha")
+    kabid = await h.join("Kepala Bidang Pelayanan Perizinan")
+    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
+    summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
+    await h.peer.press(drafter, summary, "Kirim ke verifikator")
+    task = await kasi.wait_for(lambda m: any("Setujui" in t for _, t in m.buttons))
+    assert task.document is not None and task.document[1].startswith(b"%PDF")  # the letter, as the header
+    assert all(len(title) <= 20 for _, title in task.buttons) and len(task.buttons) <= 3
+    await h.peer.press(kasi, task, "Setujui")
+    await kasi.wait_for_text("Paraf Anda tercatat")
+    await h.peer.press(kasi, task, "Setujui")  # a second tap on the old message changes nothing
+    await kasi.wait_for_text("tidak berlaku lagi")
+    second = await kabid.wait_for(lambda m: any("Revisi" in t for _, t in m.buttons))
+    await h.peer.press(kabid, second, "Revisi")
+    await kabid.wait_for_text("catatan")
+    await h.peer.say(kabid, "Tanggal rapat salah.")
+    back = await drafter.wait_for_text("Tanggal rapat salah.")  # verbatim
+    assert any("revisi" in t.lower() for _, t in back.buttons)
+    async with h.office.reading() as uow:
+        letter = (await uow.session.scalars(select(Letter))).one()
+    assert letter.state == "konsep" and letter.holder_id is not None
+
+
+async def test_a_replayed_message_is_handled_once(harness: Harness) -> None:
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    before = len(drafter.messages)
+    for _ in range(3):  # Meta retries the same webhook
+        response = await h.peer.say(drafter, "/antrian", wamid="wamid.sekali")
+        assert response.status_code == 200
+    await drafter.wait_for_text("Tidak ada surat yang menunggu Anda")
+    await asyncio.sleep(0.5)
+    assert len(drafter.messages) == before + 1
+
+
+async def test_more_than_three_choices_come_as_a_list(harness: Harness) -> None:
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    await h.peer.send_document(
+        drafter, example_letter("Undangan", "Camat"), "undangan.pdf", caption="Perihal: Undangan; Tujuan: Camat"
+    )
+    choice = await drafter.wait_for(lambda m: m.payload.get("interactive", {}).get("type") == "list")
+    assert "sifat" in choice.text.lower()
+    assert [t for _, t in choice.buttons] == ["Biasa", "Terbatas", "Rahasia", "Sangat Rahasia"]
+    await h.peer.press(drafter, choice, "Terbatas")
+    await drafter.wait_for_text("urgensi")
+
+
+async def test_status_callbacks_are_recorded_and_a_failure_is_retried(harness: Harness) -> None:
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    kasi = await h.join("Kepala Seksi Perizinan Usaha")
+    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
+    summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
+    await h.peer.press(drafter, summary, "Kirim ke verifikator")
+    task = await kasi.wait_for(lambda m: any("Setujui" in t for _, t in m.buttons))
+    # Meta's callbacks may come before the sender has written the message id down: they are kept all the same
+    await h.peer.status(task.id, kasi.wa_id, "delivered")
+    await h.peer.status(task.id, kasi.wa_id, "read")
+
+    async def row() -> OutboxMessage:
+        for _ in range(50):
+            async with h.office.reading() as uow:
+                found = await uow.session.scalar(select(OutboxMessage).where(OutboxMessage.external_id == task.id))
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError("the task's outbox row never got its WhatsApp message id")
+
+    for _ in range(50):
+        if (await row()).platform_status == "read":
+            break
+        await asyncio.sleep(0.05)
+    assert (await row()).platform_status == "read"
+    sent_attempts = (await row()).attempts
+    await h.peer.status(task.id, kasi.wa_id, "failed", error_code=131026)
+    for _ in range(50):
+        if (await row()).status == "pending":
+            break
+        await asyncio.sleep(0.05)
+    failed = await row()
+    # sent again in a minute (the office clock of this test stands still, so not here)
+    assert (failed.status, failed.platform_status, failed.attempts) == ("pending", "failed", sent_attempts + 1)
+    assert "131026" in (failed.last_error or "")
+
+
+async def test_no_passphrase_is_ever_asked_for_on_whatsapp(harness: Harness) -> None:
+    from suratbot.handlers import router
+    from suratbot.handlers.types import Inbound
+
+    h = harness
+    kepala = await h.join("Kepala Dinas")
+    # The Tandatangani button of a letter (pressed on WhatsApp): the bot does not ask for the passphrase here.
+    inbound = Inbound(channel="whatsapp", address=kepala.wa_id, callback="tandatangani|AAAAAAAAAAAAAAAAAAAAAA|tanda_tangan",
+                      can_delete=False)  # fmt: skip
+    response = await router.handle(h.office, inbound)
+    assert "Tandatangani surat ini dari Telegram" in response.replies[0].text

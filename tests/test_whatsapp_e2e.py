@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -171,38 +171,49 @@ async def test_status_callbacks_are_recorded_and_a_failure_is_retried(harness: H
     h = harness
     drafter = await h.join("Analis Perizinan")
     kasi = await h.join("Kepala Seksi Perizinan Usaha")
+    kabid = await h.join("Kepala Bidang Pelayanan Perizinan")
+
+    async def row(wamid: str) -> OutboxMessage:
+        for _ in range(50):
+            async with h.office.reading() as uow:
+                found = await uow.session.scalar(select(OutboxMessage).where(OutboxMessage.external_id == wamid))
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError("the outbox row never got its WhatsApp message id")
+
+    async def settled(wamid: str, check: Callable[[OutboxMessage], bool]) -> OutboxMessage:
+        for _ in range(60):
+            found = await row(wamid)
+            if check(found):
+                return found
+            await asyncio.sleep(0.05)
+        return await row(wamid)
+
     await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
     summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
     await h.peer.press(drafter, summary, "Kirim ke verifikator")
     task = await kasi.wait_for(lambda m: any("Setujui" in t for _, t in m.buttons))
-    # Meta's callbacks may come before the sender has written the message id down: they are kept all the same
-    await h.peer.status(task.id, kasi.wa_id, "delivered")
+    # callbacks come in any order; "delivered" after "read" changes nothing, nor does a failure after it
     await h.peer.status(task.id, kasi.wa_id, "read")
+    await h.peer.status(task.id, kasi.wa_id, "delivered")
+    assert (await settled(task.id, lambda r: r.platform_status == "read")).platform_status == "read"
+    await h.peer.status(task.id, kasi.wa_id, "failed", error_code=131000)
+    await asyncio.sleep(0.3)
+    assert ((await row(task.id)).status, (await row(task.id)).platform_status) == ("sent", "read")
 
-    async def row() -> OutboxMessage:
-        for _ in range(50):
-            async with h.office.reading() as uow:
-                found = await uow.session.scalar(select(OutboxMessage).where(OutboxMessage.external_id == task.id))
-            if found is not None:
-                return found
-            await asyncio.sleep(0.05)
-        raise AssertionError("the task's outbox row never got its WhatsApp message id")
+    await h.peer.press(kasi, task, "Setujui")
+    second = await kabid.wait_for(lambda m: any("Setujui" in t for _, t in m.buttons))
+    sent_attempts = (await row(second.id)).attempts
+    await h.peer.status(second.id, kabid.wa_id, "failed", error_code=131000)  # something that may pass
+    retried = await settled(second.id, lambda r: r.status == "pending")
+    assert (retried.status, retried.platform_status, retried.attempts) == ("pending", "failed", sent_attempts + 1)
+    assert "131000" in (retried.last_error or "")
 
-    for _ in range(50):
-        if (await row()).platform_status == "read":
-            break
-        await asyncio.sleep(0.05)
-    assert (await row()).platform_status == "read"
-    sent_attempts = (await row()).attempts
-    await h.peer.status(task.id, kasi.wa_id, "failed", error_code=131026)
-    for _ in range(50):
-        if (await row()).status == "pending":
-            break
-        await asyncio.sleep(0.05)
-    failed = await row()
-    # sent again in a minute (the office clock of this test stands still, so not here)
-    assert (failed.status, failed.platform_status, failed.attempts) == ("pending", "failed", sent_attempts + 1)
-    assert "131026" in (failed.last_error or "")
+    news = await drafter.wait_for_text("disetujui")  # the drafter's news of the approval, through the outbox
+    await h.peer.status(news.id, drafter.wa_id, "failed", error_code=131047)  # the 24-hour window: not again
+    gone = await settled(news.id, lambda r: r.status == "failed")
+    assert (gone.status, gone.platform_status) == ("failed", "failed")
 
 
 async def test_no_passphrase_is_ever_asked_for_on_whatsapp(harness: Harness) -> None:
@@ -216,3 +227,55 @@ async def test_no_passphrase_is_ever_asked_for_on_whatsapp(harness: Harness) -> 
                       can_delete=False)  # fmt: skip
     response = await router.handle(h.office, inbound)
     assert "Tandatangani surat ini dari Telegram" in response.replies[0].text
+
+
+async def test_webhooks_of_another_number_and_oversized_bodies_are_ignored(harness: Harness) -> None:
+    h = harness
+    phone = await h.phone_of("Analis Perizinan")
+    payload = h.peer.envelope(messages=[h.peer.message(phone, "text", {"body": "halo"})], contacts=[])
+    payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999"  # the account's other number
+    assert (await h.peer.post(payload)).status_code == 200  # signed by Meta: accepted, and left alone
+    big = h.peer.envelope(messages=[h.peer.message(phone, "text", {"body": "x" * 1_100_000})], contacts=[])
+    assert (await h.peer.post(big)).status_code == 413
+    await asyncio.sleep(0.3)
+    assert phone.messages == []
+    async with h.office.reading() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(WhatsAppMessage)) == 0
+
+
+def test_notifications_go_where_they_can_be_acted_on() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from suratbot.bot.outbox import _pick
+
+    now = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    telegram = ChannelBinding(staff_id=1, channel="telegram", address="5", last_seen_at=now - timedelta(days=2))
+    whatsapp = ChannelBinding(staff_id=1, channel="whatsapp", address="62", last_seen_at=now - timedelta(hours=1))
+    both = [telegram, whatsapp]  # least recently used first
+    task = OutboxMessage(actions=["setujui", "revisi"])
+    sign = OutboxMessage(actions=["tandatangani", "kembalikan"])
+    assert _pick(both, task, now) is whatsapp  # the channel used last
+    assert _pick(both, sign, now) is telegram  # a passphrase is typed where it can be deleted
+    whatsapp.last_seen_at = now - timedelta(hours=25)
+    assert _pick([whatsapp, telegram], task, now) is telegram  # WhatsApp's 24 hours are over
+    assert _pick([whatsapp], task, now) is whatsapp  # nothing else: tried all the same
+    assert _pick([], task, now) is None
+
+
+async def test_a_command_still_works_on_whatsapp_while_a_passphrase_is_awaited_elsewhere(harness: Harness) -> None:
+    from suratbot.handlers import router
+    from suratbot.handlers.types import Inbound
+    from suratbot.services import prompts
+
+    h = harness
+    kepala = await h.join("Kepala Dinas")
+    async with h.office.reading() as uow:
+        staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == "Kepala Dinas"))
+    assert staff is not None
+    await prompts.ask(h.office, staff.id, "passphrase", letter_id=None, expected_state=None)  # asked on Telegram
+    typed = Inbound(channel="whatsapp", address=kepala.wa_id, text="rahasia-saya", can_delete=False)
+    answer = await router.handle(h.office, typed)
+    assert "bot tidak memakainya" in answer.replies[0].text and not answer.delete_inbound
+    assert await prompts.pending(h.office, staff.id)  # still waiting, on Telegram
+    command = Inbound(channel="whatsapp", address=kepala.wa_id, text="/antrian", command="antrian", can_delete=False)
+    assert "menunggu Anda" in (await router.handle(h.office, command)).replies[0].text

@@ -34,11 +34,35 @@ RETIRED = "usang"  # a sent task whose letter moved on: its buttons were taken o
 
 
 class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429 retry_after) or the network failed: try again later."""
+    """The platform asked us to wait (HTTP 429 retry_after) or the network failed: try again later.
+    `everyone`: the wait holds for every chat of the process (Telegram's flood wait); else for this one."""
 
-    def __init__(self, seconds: float, reason: str) -> None:
+    def __init__(self, seconds: float, reason: str, *, everyone: bool = True) -> None:
         super().__init__(reason)
         self.seconds = seconds
+        self.everyone = everyone
+
+
+WHATSAPP_WINDOW = timedelta(hours=24)  # WhatsApp takes a free-form message only within 24 h of the person's last
+CAN_DELETE = frozenset({"telegram"})  # channels where the bot can delete the person's message (a passphrase)
+
+
+def _pick(bindings: list[ChannelBinding], row: OutboxMessage, now: datetime) -> ChannelBinding | None:
+    """The binding a notification goes by: the channel the person used last, except that a task to sign goes
+    where a passphrase can be typed and deleted (Telegram) when they have it, and WhatsApp is left for another
+    channel once its 24-hour window has closed."""
+    if not bindings:
+        return None
+    if "tandatangani" in (row.actions or []):
+        signing = [b for b in bindings if b.channel in CAN_DELETE]
+        if signing:
+            return signing[-1]
+    open_ = [
+        b
+        for b in bindings
+        if b.channel != "whatsapp" or (b.last_seen_at is not None and now - b.last_seen_at < WHATSAPP_WINDOW)
+    ]
+    return (open_ or bindings)[-1]
 
 
 class Undeliverable(Exception):
@@ -225,12 +249,12 @@ class OutboxSender:
                     .order_by(ChannelBinding.last_seen_at.asc().nulls_first())
                 )
             ).all()
-            where: dict[int, ChannelBinding] = {}
-            for binding in bindings:  # the channel the person used last wins
-                where[binding.staff_id] = binding
+            where: dict[int, list[ChannelBinding]] = defaultdict(list)
+            for binding in bindings:  # least recently used first
+                where[binding.staff_id].append(binding)
             claimed = []
             for row in rows:
-                binding = where.get(row.recipient_id)
+                binding = _pick(where.get(row.recipient_id, []), row, now)
                 if binding is None:
                     row.status = UNBOUND  # sent when they bind (identity.bind puts it back in line)
                     continue
@@ -283,7 +307,7 @@ class OutboxSender:
         try:
             external_id = await channel.send(address, reply)
         except RetryLater as wait:
-            if wait.seconds <= 60:  # a flood wait: everyone waits; a long outage is the row's own business
+            if wait.seconds <= 60 and wait.everyone:  # a flood wait: everyone waits; a long outage is the row's own
                 self._pacer.pause(wait.seconds)
             await self._after(row_id, attempts + 1, "pending", now + timedelta(seconds=max(wait.seconds, 1)), str(wait))
             return

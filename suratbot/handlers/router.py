@@ -61,11 +61,13 @@ async def _route(office: Office, inbound: Inbound) -> Response:
     prompt = last if last is not None and prompts.is_live(last, office.now()) else None
     if inbound.file is None and inbound.command != "batal":
         # While the bot waits for a passphrase, any text is one (even "/..."): it is deleted, never echoed.
+        # A channel that cannot delete the message (WhatsApp) never has a text taken for a passphrase.
         if prompt is not None and prompt.kind == signing.PASSPHRASE:
-            if not inbound.can_delete:  # this channel cannot delete it: never use a passphrase typed here
+            if inbound.can_delete:
+                return await signing.passphrase(office, staff, prompt, inbound)
+            if inbound.command is None:
                 return signing.not_here()
-            return await signing.passphrase(office, staff, prompt, inbound)
-        if prompt is None and last is not None and await _late_passphrase(office, staff, last):
+        elif inbound.can_delete and prompt is None and last is not None and await _late_passphrase(office, staff, last):
             await inbound.discard()
             return Response(
                 [

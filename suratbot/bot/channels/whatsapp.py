@@ -16,6 +16,7 @@ stay, and the core's checks answer a stale press.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -25,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from suratbot.bot.outbox import RetryLater, Undeliverable
@@ -48,6 +49,9 @@ MAX_BUTTONS = 3
 MAX_ROWS = 10
 STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 PAIR_RATE_LIMIT = 131056  # too many messages to one person: back off
+AUTH_ERRORS = frozenset({190})  # the access token expired or was revoked
+RATE_LIMITS = frozenset({4, 80007, 130429, 131048})  # the app's or the number's limits: wait a minute
+PERMANENT = frozenset({131026, 131047, 131051, 131052})  # cannot arrive as sent (no WhatsApp, window closed...)
 OUTSIDE_WINDOW = 131047  # more than 24 hours since they wrote: only a template reaches them
 
 
@@ -76,8 +80,10 @@ class WhatsAppChannel:
         self.on_handled: Callable[[], None] | None = None
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # webhooks being handled finish, but a stop never waits more than 10 s for them
+            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
         await self.http.aclose()
 
     # --- the webhook ------------------------------------------------------------------------------------------
@@ -104,15 +110,24 @@ class WhatsAppChannel:
         task.add_done_callback(self._tasks.discard)
 
     async def process(self, payload: Any) -> None:
-        try:
-            for value in _values(payload):
-                for status in value.get("statuses") or []:
+        """Each status and message of the payload, one failing not stopping the others. A message is claimed
+        before it is handled: one lost to a crash in between is not handled again (at most once)."""
+        for value in _values(payload, self.settings.phone_number_id):
+            for status in value.get("statuses") or []:
+                try:
                     await self._record_status(status)
-                names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
-                for message in value.get("messages") or []:
+                except Exception:
+                    log.exception("whatsapp: a status callback could not be recorded")
+            names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
+            for message in value.get("messages") or []:
+                try:
                     await self._on_message(message, names.get(message.get("from"), ""))
-        except Exception:
-            log.exception("whatsapp: a webhook could not be processed")
+                except Exception:
+                    log.exception("whatsapp: a message could not be handled")
+                    wa_id = str(message.get("from") or "")
+                    if wa_id.isdigit():
+                        with contextlib.suppress(RetryLater, Undeliverable):
+                            await self.send(wa_id, Reply("Maaf, terjadi kesalahan di bot. Coba lagi sebentar lagi."))
 
     async def _on_message(self, message: dict[str, Any], name: str) -> None:
         wa_id, wamid = str(message.get("from") or ""), str(message.get("id") or "")
@@ -211,7 +226,9 @@ class WhatsAppChannel:
         if not wamid or state not in ("sent", "delivered", "read", "failed"):
             return
         errors = status.get("errors") or []
-        for wait in (0.0, 0.5, 1.0, 2.0):  # the callback can overtake the sender's own record of the message id
+        # The callback can overtake the sender's own record of the message id: wait for it a little (indexed
+        # lookups; a direct reply, which has no outbox row, costs four of them).
+        for wait in (0.0, 0.2, 0.5, 1.0):
             await asyncio.sleep(wait)
             async with self.office.reading() as uow:
                 known = await uow.session.scalar(
@@ -229,12 +246,29 @@ class WhatsAppChannel:
             if state == "failed":
                 code = errors[0].get("code") if errors else None
                 values["last_error"] = f"WhatsApp: gagal terkirim (kode {code})"
-                if row.attempts < 3:  # try again in a while
+                if row.platform_status in ("delivered", "read"):
+                    return  # it did arrive: a late or out-of-order failure changes nothing
+                # Sent again only for a reason that may pass, a few times at most.
+                if code not in PERMANENT and row.attempts < 3:
                     values |= {"status": "pending", "attempts": row.attempts + 1,
                                "next_attempt_at": self.office.now() + timedelta(minutes=1)}  # fmt: skip
                 else:
                     values["status"] = "failed"
-            await uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+                    log.warning("whatsapp: outbox row %s failed for good (code %s)", row.id, code)
+            # Only forward, and only while it is still that message (not if resent meanwhile): checked in the
+            # UPDATE itself, since two callbacks of one message may be handled at the same time.
+            lower = [name for name, rank in STATUS_ORDER.items() if rank < STATUS_ORDER[state]]
+            if state == "failed":
+                lower = ["sent"]  # a failure counts only for a message not delivered
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.external_id == wamid,
+                    or_(OutboxMessage.platform_status.is_(None), OutboxMessage.platform_status.in_(lower)),
+                )
+                .values(**values)
+            )
 
     # --- outbound -----------------------------------------------------------------------------------------------
 
@@ -258,11 +292,13 @@ class WhatsAppChannel:
                     ]
                 },
             }
-            if media_id is not None and reply.document is not None:
-                interactive["header"] = {
-                    "type": "document",
-                    "document": {"id": media_id, "filename": attachment.filename},
-                }  # type: ignore[union-attr]
+            if media_id is not None:
+                assert attachment is not None
+                if reply.document is not None:
+                    document = {"id": media_id, "filename": attachment.filename}
+                    interactive["header"] = {"type": "document", "document": document}
+                else:
+                    interactive["header"] = {"type": "image", "image": {"id": media_id}}
                 media_id = None
             body: dict[str, Any] = {"type": "interactive", "interactive": interactive}
         elif buttons:  # more than three choices: a list (and the file, if any, before it)
@@ -271,6 +307,8 @@ class WhatsAppChannel:
                     address, {"type": "document", "document": {"id": media_id, "filename": attachment.filename}}
                 )  # type: ignore[union-attr]
                 media_id = None
+            if len(buttons) > MAX_ROWS:
+                log.warning("whatsapp: %d choices, only the first %d fit in a list", len(buttons), MAX_ROWS)
             rows = [{"id": b.data, "title": _title(b.label, ROW_TITLE)} for b in buttons[:MAX_ROWS]]
             body = {
                 "type": "interactive",
@@ -301,16 +339,21 @@ class WhatsAppChannel:
         try:
             response = await self.http.post(f"{self.settings.phone_number_id}/messages", json=payload)
         except httpx.TimeoutException as exc:
-            raise RetryLater(5.0, "WhatsApp: timeout") from exc
+            raise RetryLater(5.0, "WhatsApp: timeout", everyone=False) from exc
         except httpx.HTTPError as exc:
-            raise RetryLater(5.0, f"WhatsApp: {type(exc).__name__}") from exc
+            raise RetryLater(5.0, f"WhatsApp: {type(exc).__name__}", everyone=False) from exc
         if response.status_code == 200:
             return str(response.json()["messages"][0]["id"])
         code = _error_code(response)
-        if code == PAIR_RATE_LIMIT or response.status_code == 429:
-            raise RetryLater(10.0, "WhatsApp: too many messages to this person")
+        if code == PAIR_RATE_LIMIT:  # this person only: the other chats go on
+            raise RetryLater(10.0, "WhatsApp: too many messages to this person", everyone=False)
+        if code in AUTH_ERRORS or response.status_code == 401:
+            log.error("whatsapp: the access token was refused (code %s): check WHATSAPP_ACCESS_TOKEN", code)
+            raise RetryLater(300.0, "WhatsApp: access token refused", everyone=False)
+        if code in RATE_LIMITS or response.status_code == 429:
+            raise RetryLater(60.0, f"WhatsApp: rate limit ({code})", everyone=False)
         if response.status_code >= 500:
-            raise RetryLater(5.0, f"WhatsApp: {response.status_code}")
+            raise RetryLater(5.0, f"WhatsApp: {response.status_code}", everyone=False)
         raise Undeliverable(f"WhatsApp: error {code} ({response.status_code})")
 
     async def _upload(self, data: bytes, filename: str, media_type: str) -> str:
@@ -321,22 +364,24 @@ class WhatsAppChannel:
                 files={"file": (filename, data, media_type)},
             )
         except httpx.HTTPError as exc:
-            raise RetryLater(5.0, f"WhatsApp media: {type(exc).__name__}") from exc
+            raise RetryLater(5.0, f"WhatsApp media: {type(exc).__name__}", everyone=False) from exc
         if response.status_code != 200:
             if response.status_code >= 500 or response.status_code == 429:
-                raise RetryLater(5.0, f"WhatsApp media: {response.status_code}")
+                raise RetryLater(5.0, f"WhatsApp media: {response.status_code}", everyone=False)
             raise Undeliverable(f"WhatsApp media: error {_error_code(response)}")
         return str(response.json()["id"])
 
 
-def _values(payload: Any) -> list[dict[str, Any]]:
+def _values(payload: Any, phone_number_id: str) -> list[dict[str, Any]]:
+    """The changes of a webhook that concern our number (Meta signs the webhooks of every number of the
+    business account with the same app secret)."""
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         return []
     out = []
     for entry in payload.get("entry") or []:
         for change in (entry or {}).get("changes") or []:
             value = (change or {}).get("value")
-            if isinstance(value, dict):
+            if isinstance(value, dict) and str((value.get("metadata") or {}).get("phone_number_id")) == phone_number_id:
                 out.append(value)
     return out
 

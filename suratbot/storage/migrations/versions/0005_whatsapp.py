@@ -28,10 +28,12 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_whatsapp_messages_received_at"), ["received_at"], unique=False)
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("platform_status", sa.String(length=20), nullable=True))
+        batch.create_index("ix_outbox_external", ["channel", "external_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
+        batch.drop_index("ix_outbox_external")
         batch.drop_column("platform_status")
     with op.batch_alter_table("whatsapp_messages") as batch:
         batch.drop_index(batch.f("ix_whatsapp_messages_received_at"))

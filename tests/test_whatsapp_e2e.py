@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from suratbot.bot.app import Bot, start_bot
 from suratbot.bot.channels.whatsapp import WhatsAppSettings
-from suratbot.bot.fakegraphapi import FakeGraphApi, FakePhone, WhatsAppPeer
+from suratbot.bot.fakegraphapi import FakeGraphApi, FakePhone, Received, WhatsAppPeer
 from suratbot.bot.web import web_app
 from suratbot.data.concept import example_letter
 from suratbot.services.office import Office
@@ -49,6 +49,18 @@ class Harness:
         await phone.wait_for_text("Akun ini sekarang terhubung")
         await phone.wait_for_text("ketik /bantuan")  # and the answer to the "halo" itself
         return phone
+
+
+def with_button(title: str) -> Callable[[Received], bool]:
+    return lambda m: any(title in t for _, t in m.buttons)
+
+
+async def submitted(h: Harness, drafter: FakePhone, kasi: FakePhone) -> Received:
+    """The drafter sends a concept with its caption and submits it: the Kasi's task, with its buttons."""
+    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
+    summary = await drafter.wait_for(with_button("Kirim ke verifikator"))
+    await h.peer.press(drafter, summary, "Kirim ke verifikator")
+    return await kasi.wait_for(with_button("Setujui"))
 
 
 def free_port() -> int:
@@ -121,10 +133,7 @@ async def test_a_letter_through_review_on_whatsapp(harness: Harness) -> None:
     drafter = await h.join("Analis Perizinan")
     kasi = await h.join("Kepala Seksi Perizinan Usaha")
     kabid = await h.join("Kepala Bidang Pelayanan Perizinan")
-    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
-    summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
-    await h.peer.press(drafter, summary, "Kirim ke verifikator")
-    task = await kasi.wait_for(lambda m: any("Setujui" in t for _, t in m.buttons))
+    task = await submitted(h, drafter, kasi)
     assert task.document is not None and task.document[1].startswith(b"%PDF")  # the letter, as the header
     assert all(len(title) <= 20 for _, title in task.buttons) and len(task.buttons) <= 3
     await h.peer.press(kasi, task, "Setujui")
@@ -190,10 +199,7 @@ async def test_status_callbacks_are_recorded_and_a_failure_is_retried(harness: H
             await asyncio.sleep(0.05)
         return await row(wamid)
 
-    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
-    summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
-    await h.peer.press(drafter, summary, "Kirim ke verifikator")
-    task = await kasi.wait_for(lambda m: any("Setujui" in t for _, t in m.buttons))
+    task = await submitted(h, drafter, kasi)
     # callbacks come in any order; "delivered" after "read" changes nothing, nor does a failure after it
     await h.peer.status(task.id, kasi.wa_id, "read")
     await h.peer.status(task.id, kasi.wa_id, "delivered")

@@ -12,6 +12,7 @@ signed webhooks to the bot's web app, as Meta does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -69,10 +70,8 @@ class FakePhone:
                 shown = "\n".join(f"  {m.type}: {m.text[:80]!r} {m.buttons}" for m in self.messages[-5:])
                 raise TimeoutError(f"{self.name} did not get the message in {timeout} s; last ones:\n{shown}")
             self._arrived.clear()
-            try:
+            with contextlib.suppress(TimeoutError):  # the deadline is checked at the top of the loop
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_for_text(self, fragment: str, **kw: float) -> Received:
         return await self.wait_for(lambda m: fragment in m.text, **kw)

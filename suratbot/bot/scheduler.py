@@ -56,7 +56,12 @@ class ReminderScheduler:
             digests = await digest.send_if_due(self.office, now)
             if (changed or digests or self.last.reminded or self.last.escalated) and self.on_sent is not None:
                 self.on_sent()
-            following = min(await next_sweep_at(self.office), digest.next_digest_at(self.office.sop, now))
+            # In office hours a sweep that did not stop at its limit left nothing due (outside them it sent nothing)
+            swept = self.office.sop.calendar.is_working_time(now) and not self.last.more
+            following = min(
+                await next_sweep_at(self.office, swept=swept),
+                digest.next_digest_at(self.office.sop, now),
+            )
             change = await stand_ins.next_change_at(self.office, now)
             if change is not None and change < following:
                 following = change

@@ -13,10 +13,11 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services.notices import Notice, letter_heading, local_time, outbox_row
 from suratbot.services.office import Office
+from suratbot.storage.db import insert_or_skip
 from suratbot.storage.models import DigestRun, Letter, Staff, StaffRole
 from suratbot.workflow.sop import Sop
 
@@ -60,9 +61,8 @@ async def send_if_due(office: Office, now: datetime | None = None) -> int:
         return 0
     async with office.uow() as uow:
         session = uow.session
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
         claimed = await session.scalar(
-            insert(DigestRun)
+            insert_or_skip(session, DigestRun)
             .values(day=day, created_at=now, messages=0)
             .on_conflict_do_nothing(index_elements=["day"])
             .returning(DigestRun.day)
@@ -77,11 +77,8 @@ async def send_if_due(office: Office, now: datetime | None = None) -> int:
         return len(notices)
 
 
-async def build(office: Office, session: object, now: datetime) -> list[Notice]:
+async def build(office: Office, session: AsyncSession, now: datetime) -> list[Notice]:
     """Every digest message due `now`: one per person with waiting letters, the office view for its readers."""
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    assert isinstance(session, AsyncSession)
     sop = office.sop
     open_states = [key for key, state in sop.states.items() if not state.final]
     waiting = (

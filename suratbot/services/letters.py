@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
 
@@ -35,6 +34,7 @@ from suratbot.services.notices import (
 from suratbot.services.office import Office
 from suratbot.services.uploads import Upload, check_upload
 from suratbot.signing import stamping
+from suratbot.storage.db import insert_or_skip
 from suratbot.storage.models import (
     AuditEvent,
     FileVersion,
@@ -676,10 +676,10 @@ def _numbering_state(sop: Sop) -> str:
 
 async def _next_serial(session: AsyncSession, scope: str) -> int:
     """Take the next serial of `scope` atomically: the counter row is locked until the transaction ends."""
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(NumberCounter).values(scope=scope, last_serial=0).on_conflict_do_nothing(index_elements=["scope"])
+        insert_or_skip(session, NumberCounter)
+        .values(scope=scope, last_serial=0)
+        .on_conflict_do_nothing(index_elements=["scope"])
     )
     result = await session.execute(
         update(NumberCounter)

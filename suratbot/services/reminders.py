@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.services.letters import resolve_holder
 from suratbot.services.notices import Notice, letter_heading, local_time, outbox_values, person
 from suratbot.services.office import Office
 from suratbot.services.stand_ins import stand_in_for
+from suratbot.storage.db import insert_or_skip
 from suratbot.storage.models import Letter, OutboxMessage, Reminder, Staff
 from suratbot.workflow.machine import Refusal
 from suratbot.workflow.sop import Sop, State
@@ -79,11 +79,13 @@ async def sweep(office: Office, now: datetime | None = None, *, limit: int = PER
     return SweepResult(result.reminded, result.escalated, more)
 
 
-async def next_sweep_at(office: Office, now: datetime | None = None) -> datetime:
-    """When the next reminder or escalation falls due (at the latest SAFETY_NET from now), in office hours."""
+async def next_sweep_at(office: Office, now: datetime | None = None, *, swept: bool = False) -> datetime:
+    """When the next reminder or escalation falls due (at the latest SAFETY_NET from now), in office hours.
+    `swept`: a sweep that did not stop at its limit has just claimed everything due, so that is not looked
+    for again."""
     now = now or office.now()
     sop = office.sop
-    if await _due(office, now):  # something fell due and was not sent (the bot was down, say): now
+    if not swept and await _due(office, now):  # fell due and not sent (the bot was down, say): now
         return sop.calendar.next_working_moment(now)
     horizon = now + SAFETY_NET
     soonest = horizon
@@ -245,7 +247,6 @@ async def _insert_claims(
     session: AsyncSession, claims: Sequence[tuple[_Due, Letter, Staff, Staff | None]], now: datetime
 ) -> set[tuple[str, str, int]]:
     """INSERT the claims, skipping any another process made first; returns the ones this one made."""
-    upsert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     values = [
         {
             "letter_id": d.letter_id,
@@ -262,7 +263,7 @@ async def _insert_claims(
     ]
     table = Reminder.__table__
     statement = (
-        upsert(table)
+        insert_or_skip(session, table)
         .on_conflict_do_nothing(index_elements=["letter_id", "step_started_at", "kind", "seq"])
         .returning(table.c.letter_id, table.c.kind, table.c.seq)
     )  # one statement, compiled once, run for all the rows (executemany with RETURNING)

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,13 +28,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from suratbot.bot.outbox import RetryLater, Undeliverable
 from suratbot.handlers import router
 from suratbot.handlers.types import Contact, Inbound, IncomingFile, Reply, Response
 from suratbot.services import identity
 from suratbot.services.office import Office
+from suratbot.storage.db import insert_or_skip
 from suratbot.storage.models import OutboxMessage, WhatsAppMessage
 from suratbot.workflow.machine import Refusal
 
@@ -52,7 +53,6 @@ PAIR_RATE_LIMIT = 131056  # too many messages to one person: back off
 AUTH_ERRORS = frozenset({190})  # the access token expired or was revoked
 RATE_LIMITS = frozenset({4, 80007, 130429, 131048})  # the app's or the number's limits: wait a minute
 PERMANENT = frozenset({131026, 131047, 131051, 131052})  # cannot arrive as sent (no WhatsApp, window closed...)
-OUTSIDE_WINDOW = 131047  # more than 24 hours since they wrote: only a template reaches them
 
 
 @dataclass
@@ -158,9 +158,8 @@ class WhatsAppChannel:
         now = self.office.now()
         async with self.office.uow() as uow:
             session = uow.session
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
             claimed = await session.scalar(
-                insert(WhatsAppMessage)
+                insert_or_skip(session, WhatsAppMessage)
                 .values(wamid=wamid, wa_id=wa_id, received_at=now)
                 .on_conflict_do_nothing(index_elements=["wamid"])
                 .returning(WhatsAppMessage.wamid)
@@ -278,7 +277,7 @@ class WhatsAppChannel:
         attachment = reply.document or reply.photo
         if attachment is not None:
             data = await asyncio.to_thread(self.office.files.get, attachment.sha256)
-            media_type = "application/pdf" if attachment.filename.endswith(".pdf") else _guess_type(attachment.filename)
+            media_type = mimetypes.guess_type(attachment.filename)[0] or "application/octet-stream"
             media_id = await self._upload(data, attachment.filename, media_type)
         buttons = [b for row in reply.buttons for b in row]
         if buttons and len(buttons) <= MAX_BUTTONS:
@@ -402,11 +401,3 @@ def _title(label: str, limit: int) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _guess_type(filename: str) -> str:
-    if filename.endswith(".png"):
-        return "image/png"
-    if filename.endswith(".xlsx"):
-        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return "application/octet-stream"

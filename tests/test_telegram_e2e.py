@@ -297,3 +297,23 @@ async def test_laporan_arrives_as_a_picture_and_a_workbook(harness: Harness) -> 
     book = await kepala.wait_for(lambda m: m.document is not None and m.document[0].endswith(".xlsx"))
     assert book.document is not None and book.document[0] == "buku-agenda-2026-11.xlsx"
     assert book.document[1].startswith(b"PK")  # a zip: the XLSX
+
+
+async def test_telegram_offers_the_signing_page_as_a_web_app_when_the_bot_is_on_https(harness: Harness) -> None:
+    from tests.helpers import letter_at, people
+
+    h = harness
+    h.office.public_url = "https://surat.dpmptsp.example.go.id"
+    kepala = await member(h, "Kepala Dinas", 5005)
+    letter = await letter_at(h.office, await people(h.office), "tanda_tangan")
+    sign = await kepala.wait_for(with_button("Tandatangani"))
+    kepala.press(sign, "Tandatangani")
+    prompt = await kepala.wait_for_text("Ketik kata sandi")
+    assert "halaman tanda tangan" in (prompt.text or "")
+    (label, target), *_ = [b for row in prompt.buttons for b in row]
+    assert label == "Buka halaman TTE"  # a Web App (the fake refuses one that is not https)
+    assert target.startswith("https://surat.dpmptsp.example.go.id/tandatangan/")
+    kepala.send_text(PASSPHRASE)  # the chat way still works beside it
+    await kepala.wait_for(lambda m: m.document is not None and "ditandatangani" in (m.caption or ""))
+    async with h.office.reading() as uow:
+        assert (await uow.session.get_one(Letter, letter.id)).state == "pengiriman"

@@ -4,90 +4,23 @@ and outbox, and a fake Graph API on 127.0.0.1 recording what the bot sends."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
-from suratbot.bot.app import Bot, start_bot
-from suratbot.bot.channels.whatsapp import WhatsAppSettings
-from suratbot.bot.fakegraphapi import FakeGraphApi, FakePhone, Received, WhatsAppPeer
-from suratbot.bot.web import web_app
 from suratbot.data.concept import example_letter
 from suratbot.services.office import Office
 from suratbot.storage.models import ChannelBinding, Letter, OutboxMessage, Staff, WhatsAppMessage
-from tests.telegram_chat import FAST
-
-APP_SECRET = "rahasia-aplikasi-uji"
-VERIFY_TOKEN = "token-verifikasi-uji"
-CAPTION = (
-    "Perihal: Undangan Rapat; Tujuan: Camat se-Kabupaten Sumedang; Sifat: Biasa; Urgensi: Segera; Klasifikasi: 500.16"
-)
-
-
-@dataclass
-class Harness:
-    office: Office
-    api: FakeGraphApi
-    bot: Bot
-    peer: WhatsAppPeer
-    url: str
-
-    async def phone_of(self, jabatan: str) -> FakePhone:
-        async with self.office.reading() as uow:
-            staff = await uow.session.scalar(select(Staff).where(Staff.jabatan == jabatan))
-        assert staff is not None
-        return self.api.phone(staff.telepon.lstrip("+"), staff.nama)
-
-    async def join(self, jabatan: str) -> FakePhone:
-        phone = await self.phone_of(jabatan)
-        await self.peer.say(phone, "halo")
-        await phone.wait_for_text("Akun ini sekarang terhubung")
-        await phone.wait_for_text("ketik /bantuan")  # and the answer to the "halo" itself
-        return phone
-
-
-def with_button(title: str) -> Callable[[Received], bool]:
-    return lambda m: any(title in t for _, t in m.buttons)
-
-
-async def submitted(h: Harness, drafter: FakePhone, kasi: FakePhone) -> Received:
-    """The drafter sends a concept with its caption and submits it: the Kasi's task, with its buttons."""
-    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
-    summary = await drafter.wait_for(with_button("Kirim ke verifikator"))
-    await h.peer.press(drafter, summary, "Kirim ke verifikator")
-    return await kasi.wait_for(with_button("Setujui"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import FakeClock
+from tests.whatsapp_chat import CAPTION, VERIFY_TOKEN, Harness, running, submitted
 
 
 @pytest.fixture
 async def harness(office: Office) -> AsyncIterator[Harness]:
-    api = FakeGraphApi()
-    await api.start()
-    settings = WhatsAppSettings(api.token, api.phone_number_id, APP_SECRET, VERIFY_TOKEN, graph_url=api.graph_url)
-    bot = await start_bot(office, telegram=None, whatsapp=settings, limits=FAST, outbox_poll=0.2)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(web_app(bot), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn has no event for it
-        await asyncio.sleep(0.01)
-    url = f"http://127.0.0.1:{port}"
-    yield Harness(office, api, bot, WhatsAppPeer(api, f"{url}/webhooks/whatsapp", APP_SECRET), url)
-    server.should_exit = True
-    await task
-    await bot.stop()
-    await api.stop()
+    async with running(office) as h:
+        yield h
 
 
 async def test_meta_verifies_the_webhook_and_nothing_unsigned_is_processed(harness: Harness) -> None:
@@ -217,22 +150,23 @@ async def test_status_callbacks_are_recorded_and_a_failure_is_retried(harness: H
     assert "131000" in (retried.last_error or "")
 
     news = await drafter.wait_for_text("disetujui")  # the drafter's news of the approval, through the outbox
-    await h.peer.status(news.id, drafter.wa_id, "failed", error_code=131047)  # the 24-hour window: not again
+    await h.peer.status(news.id, drafter.wa_id, "failed", error_code=131026)  # not a WhatsApp user: not again
     gone = await settled(news.id, lambda r: r.status == "failed")
     assert (gone.status, gone.platform_status) == ("failed", "failed")
 
 
-async def test_no_passphrase_is_ever_asked_for_on_whatsapp(harness: Harness) -> None:
+async def test_the_sign_button_on_whatsapp_gives_a_link_never_a_passphrase_prompt(harness: Harness) -> None:
     from suratbot.handlers import router
     from suratbot.handlers.types import Inbound
 
     h = harness
     kepala = await h.join("Kepala Dinas")
-    # The Tandatangani button of a letter (pressed on WhatsApp): the bot does not ask for the passphrase here.
+    # A Tandatangani button for a letter that is not (or no longer) Kepala's to sign: refused, no link.
     inbound = Inbound(channel="whatsapp", address=kepala.wa_id, callback="tandatangani|AAAAAAAAAAAAAAAAAAAAAA|tanda_tangan",
                       can_delete=False)  # fmt: skip
     response = await router.handle(h.office, inbound)
-    assert "Tandatangani surat ini dari Telegram" in response.replies[0].text
+    assert not any(b.url for r in response.replies for row in r.buttons for b in row)
+    assert "passphrase" not in " ".join(r.text for r in response.replies).lower()
 
 
 async def test_webhooks_of_another_number_and_oversized_bodies_are_ignored(harness: Harness) -> None:
@@ -258,14 +192,14 @@ def test_notifications_go_where_they_can_be_acted_on() -> None:
     telegram = ChannelBinding(staff_id=1, channel="telegram", address="5", last_seen_at=now - timedelta(days=2))
     whatsapp = ChannelBinding(staff_id=1, channel="whatsapp", address="62", last_seen_at=now - timedelta(hours=1))
     both = [telegram, whatsapp]  # least recently used first
-    task = OutboxMessage(actions=["setujui", "revisi"])
-    sign = OutboxMessage(actions=["tandatangani", "kembalikan"])
-    assert _pick(both, task, now) is whatsapp  # the channel used last
-    assert _pick(both, sign, now) is telegram  # a passphrase is typed where it can be deleted
+    assert _pick(both, None, now) is whatsapp  # the channel used last
+    assert _pick(both, "telegram", now) is telegram  # the one they chose (/saluran)
     whatsapp.last_seen_at = now - timedelta(hours=25)
-    assert _pick([whatsapp, telegram], task, now) is telegram  # WhatsApp's 24 hours are over
-    assert _pick([whatsapp], task, now) is whatsapp  # nothing else: tried all the same
-    assert _pick([], task, now) is None
+    assert _pick([whatsapp, telegram], None, now) is telegram  # WhatsApp's 24 hours are over
+    assert _pick([whatsapp, telegram], "whatsapp", now) is whatsapp  # chosen: as the template
+    assert _pick([whatsapp], None, now) is whatsapp  # nothing else: as the template
+    assert _pick([telegram], "whatsapp", now) is telegram  # chose a channel they no longer have
+    assert _pick([], None, now) is None
 
 
 async def test_a_command_still_works_on_whatsapp_while_a_passphrase_is_awaited_elsewhere(harness: Harness) -> None:
@@ -285,3 +219,50 @@ async def test_a_command_still_works_on_whatsapp_while_a_passphrase_is_awaited_e
     assert await prompts.pending(h.office, staff.id)  # still waiting, on Telegram
     command = Inbound(channel="whatsapp", address=kepala.wa_id, text="/antrian", command="antrian", can_delete=False)
     assert "menunggu Anda" in (await router.handle(h.office, command)).replies[0].text
+
+
+async def test_a_refused_token_or_unknown_number_id_stops_the_start(office: Office) -> None:
+    from suratbot.bot.app import start_bot
+    from suratbot.bot.channels.whatsapp import WhatsAppRefused, WhatsAppSettings
+    from suratbot.bot.fakegraphapi import FakeGraphApi
+    from tests.whatsapp_chat import APP_SECRET
+
+    api = FakeGraphApi()
+    await api.start()
+    try:
+        for token, number, said in (
+            ("token-basi", api.phone_number_id, "WHATSAPP_ACCESS_TOKEN"),
+            (api.token, "999", "WHATSAPP_PHONE_NUMBER_ID"),
+        ):
+            settings = WhatsAppSettings(token, number, APP_SECRET, VERIFY_TOKEN, graph_url=api.graph_url)
+            with pytest.raises(WhatsAppRefused, match=said) as refused:
+                await start_bot(office, telegram=None, whatsapp=settings)
+            assert "token-basi" not in str(refused.value)
+    finally:
+        await api.stop()
+
+
+async def test_old_message_ids_are_forgotten_after_two_weeks(harness: Harness, clock: FakeClock) -> None:
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    clock.advance(days=15)
+    assert h.bot.whatsapp is not None
+    h.bot.whatsapp._claims = 0  # the next message prunes (as the first after a start does)
+    await h.peer.say(drafter, "/antrian")
+    await drafter.wait_for_text("Tidak ada surat")
+    async with h.office.reading() as uow:
+        kept = (await uow.session.scalars(select(WhatsAppMessage.received_at))).all()
+    assert len(kept) == 1  # only the message just handled
+
+
+async def test_a_notification_that_fails_for_good_is_reported_to_the_admins(harness: Harness) -> None:
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    kasi = await h.join("Kepala Seksi Perizinan Usaha")
+    clerk = await h.join("Pengelola Surat")  # an admin
+    h.api.failures[kasi.wa_id] = [131026]  # the Kasi's number cannot receive WhatsApp messages
+    await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
+    summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
+    await h.peer.press(drafter, summary, "Kirim ke verifikator")
+    report = await clerk.wait_for_text("tidak terkirim lewat whatsapp")
+    assert "Lina Herlina" in report.text and "sampaikan dengan cara lain" in report.text

@@ -62,6 +62,11 @@ class Bot:
             names.append("whatsapp (webhook)")
         return names
 
+    def wake_outbox(self) -> None:
+        """Something outside the chats (the signing page) queued notifications: send them now."""
+        if self.sender is not None:
+            self.sender.wake()
+
     async def stop(self) -> None:
         """The outbox sender first (a send in flight finishes, nothing new starts), then the channels: a message
         is never sent through a connection already closed."""
@@ -106,6 +111,11 @@ async def start_bot(
         channels["telegram"] = bot.telegram
     if whatsapp is not None:  # its updates arrive at the web app's /webhooks/whatsapp
         bot.whatsapp = WhatsAppChannel(office, whatsapp)
+        try:
+            await bot.whatsapp.check()  # a refused token is said now, not at the first notification
+        except BaseException:
+            await bot.whatsapp.close()
+            raise
         channels["whatsapp"] = bot.whatsapp
     bot.sender = OutboxSender(office, channels, limits=limits, poll=outbox_poll)
     if bot.whatsapp is not None:

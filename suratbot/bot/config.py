@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_template_name: str = "suratbot_pemberitahuan"  # the approved UTILITY template (README: its text)
+    whatsapp_template_language: str = "id"
 
     # Signing: where the signers' keys are. pkcs12: DATA_DIR/keys/signers/<NIP>.p12; pkcs11: a token (keys and
     # certificates labelled with the NIP); remote: a BSrE-style signing service (signers known by their NIK).
@@ -157,6 +159,8 @@ class Settings(BaseSettings):
             app_secret=self.whatsapp_app_secret.get_secret_value(),
             verify_token=self.whatsapp_verify_token.get_secret_value(),
             graph_url=self.whatsapp_graph_url,
+            template_name=self.whatsapp_template_name,
+            template_language=self.whatsapp_template_language,
         )
 
     def open_office(self) -> Office:

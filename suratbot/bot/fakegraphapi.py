@@ -4,7 +4,8 @@ It answers the calls the WhatsApp channel makes, in Meta's shapes: `POST /{phone
 document, interactive button and list messages, templates), `POST /{phone id}/media` (upload), `GET /{media
 id}` (the media's short-lived URL) and the download of that URL. It checks what Meta checks and the bot could
 get wrong: the bearer token, at most 3 reply buttons with titles of at most 20 characters, at most 10 list
-rows of at most 24 characters, ids it issued. People are phones (`FakePhone`) that keep the messages they
+rows of at most 24 characters, link (cta_url) buttons, approved template names and their parameters, ids it
+issued; a phone that has not written for 24 hours gets no free-form message (131047, by status webhook). People are phones (`FakePhone`) that keep the messages they
 received; a test makes them write to the bot through `WhatsAppPeer.say/press/send_document`, which post
 signed webhooks to the bot's web app, as Meta does.
 """
@@ -18,7 +19,7 @@ import hmac
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,10 @@ import httpx
 from aiohttp import web
 
 JSONDict = dict[str, Any]
+
+
+class TemplateError(ValueError):
+    """A template that is not approved (name or language unknown)."""
 
 
 @dataclass
@@ -87,6 +92,13 @@ class FakeGraphApi:
         self.phones: dict[str, FakePhone] = {}
         self.media: dict[str, tuple[str, str, bytes]] = {}  # id -> (filename, mime type, bytes)
         self.failures: dict[str, list[int]] = {}
+        # Approved templates: name -> (language, quick-reply button titles).
+        self.templates: dict[str, tuple[str, list[str]]] = {"suratbot_pemberitahuan": ("id", ["Buka"])}
+        # Phones that have not written for 24 hours: a free-form message to them is taken (200) and then fails
+        # with 131047 in a status webhook, as Meta does; they leave this set when they write.
+        self.window_closed: set[str] = set()
+        self.on_status: Callable[[str, str, str, int | None], Awaitable[Any]] | None = None
+        self._later: set[asyncio.Task[Any]] = set()
         self.calls: list[tuple[str, JSONDict]] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -120,6 +132,8 @@ class FakeGraphApi:
         return self.url
 
     async def stop(self) -> None:
+        for task in list(self._later):
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -152,8 +166,13 @@ class FakeGraphApi:
             )
         try:
             received = self._parse(to, body)
+        except TemplateError as exc:
+            return self._error(132001, f"Template name does not exist in the translation: {exc}", 404)
         except ValueError as exc:
             return self._error(100, f"Invalid parameter: {exc}")
+        if to in self.window_closed and received.type != "template":
+            self._report(received.id, to, "failed", 131047)  # accepted now, refused a moment later
+            return web.json_response({"messaging_product": "whatsapp", "messages": [{"id": received.id}]})
         phone = self.phone(to)
         phone.messages.append(received)
         phone._arrived.set()
@@ -179,18 +198,25 @@ class FakeGraphApi:
                             document=self._document(document), payload=body)  # fmt: skip
         if kind == "template":
             template = body["template"]
+            approved = self.templates.get(template.get("name", ""))
+            if approved is None or approved[0] != (template.get("language") or {}).get("code"):
+                raise TemplateError(f"{template.get('name')!r} ({(template.get('language') or {}).get('code')})")
             texts = [
                 str(p.get("text", ""))
                 for c in template.get("components", [])
                 if c.get("type") == "body"
                 for p in c.get("parameters", [])
             ]
-            buttons = [
-                (str(p.get("payload", "")), f"tombol {c.get('index')}")
-                for c in template.get("components", [])
-                if c.get("type") == "button"
-                for p in c.get("parameters", [])
-            ]
+            if any("\n" in t or "\t" in t or "     " in t or not t for t in texts):
+                raise ValueError("template parameters: no newlines, tabs, 5 spaces in a row, or empty text")
+            buttons = []
+            for c in template.get("components", []):
+                if c.get("type") == "button":
+                    title = approved[1][int(c.get("index", 0))]
+                    payload = str(c["parameters"][0]["payload"])
+                    if c.get("sub_type") != "quick_reply" or not payload:
+                        raise ValueError("quick reply buttons carry a payload")
+                    buttons.append((payload, title))
             return Received(wamid, to, "template", " | ".join(texts), buttons, template=template["name"], payload=body)
         if kind == "interactive":
             interactive = body["interactive"]
@@ -212,12 +238,33 @@ class FakeGraphApi:
                     raise ValueError("1 to 10 list rows, titles of at most 24 characters")
                 if len(action.get("button", "")) > 20:
                     raise ValueError("list button text longer than 20 characters")
+            elif interactive["type"] == "cta_url":
+                parameters = action["parameters"]
+                if action.get("name") != "cta_url" or not str(parameters["url"]).startswith(("http://", "https://")):
+                    raise ValueError("cta_url: a name and an http(s) url")
+                if len(parameters["display_text"]) > 20:
+                    raise ValueError("cta_url display_text longer than 20 characters")
+                buttons = [(str(parameters["url"]), str(parameters["display_text"]))]
             else:
                 raise ValueError(f"interactive type {interactive['type']!r}")
             if any(len(button_id) > 256 for button_id, _ in buttons):
                 raise ValueError("button id longer than 256 characters")
             return Received(wamid, to, "interactive", text, buttons, document=document, payload=body)
         raise ValueError(f"message type {kind!r}")
+
+    def _report(self, wamid: str, to: str, status: str, code: int | None) -> None:
+        """A status webhook about a message, posted shortly after the call that sent it was answered."""
+        if self.on_status is None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            assert self.on_status is not None
+            await self.on_status(wamid, to, status, code)
+
+        task = asyncio.create_task(later())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     def _document(self, document: JSONDict) -> tuple[str, bytes]:
         media_id = document.get("id")
@@ -242,6 +289,8 @@ class FakeGraphApi:
         if not self._authorised(request):
             return self._error(190, "Invalid OAuth access token.", 401)
         media_id = request.match_info["media_id"]
+        if media_id == self.phone_number_id:  # the phone number itself (the bot's check at start)
+            return web.json_response({"display_phone_number": "+62 811-0000-0000", "id": media_id})
         if media_id not in self.media:
             return self._error(100, "Unsupported get request: unknown media")
         _, mime_type, data = self.media[media_id]
@@ -308,6 +357,7 @@ class WhatsAppPeer:
                 "type": kind, kind: body}  # fmt: skip
 
     async def send(self, phone: FakePhone, kind: str, body: JSONDict, *, wamid: str | None = None) -> httpx.Response:
+        self.api.window_closed.discard(phone.wa_id)  # they wrote: 24 hours of free-form messages again
         contacts = [{"profile": {"name": phone.name}, "wa_id": phone.wa_id}]
         return await self.post(
             self.envelope(messages=[self.message(phone, kind, body, wamid=wamid)], contacts=contacts)
@@ -318,6 +368,8 @@ class WhatsAppPeer:
 
     async def press(self, phone: FakePhone, message: Received, title: str) -> httpx.Response:
         button_id = message.button(title)
+        if message.type == "template":  # a template's quick reply comes back as a "button" message
+            return await self.send(phone, "button", {"payload": button_id, "text": title})
         kind = "list_reply" if message.payload.get("interactive", {}).get("type") == "list" else "button_reply"
         return await self.send(phone, "interactive", {"type": kind, kind: {"id": button_id, "title": title}})
 
@@ -335,3 +387,11 @@ class WhatsAppPeer:
         if error_code is not None:
             entry["errors"] = [{"code": error_code, "title": "error"}]
         return await self.post(self.envelope(statuses=[entry]))
+
+    def report_statuses(self) -> None:
+        """Status webhooks the fake API decides on (131047 outside the window) are posted by this peer."""
+
+        async def post(wamid: str, to: str, status: str, code: int | None) -> None:
+            await self.status(wamid, to, status, error_code=code)
+
+        self.api.on_status = post

@@ -23,8 +23,9 @@ from sqlalchemy import or_, select, update
 from suratbot.handlers.notifications import render
 from suratbot.handlers.types import Reply
 from suratbot.services.identity import UNBOUND
+from suratbot.services.notices import tell_admins_undelivered
 from suratbot.services.office import Office
-from suratbot.storage.models import ChannelBinding, Letter, OutboxMessage
+from suratbot.storage.models import ChannelBinding, Letter, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +45,35 @@ class RetryLater(Exception):
 
 
 WHATSAPP_WINDOW = timedelta(hours=24)  # WhatsApp takes a free-form message only within 24 h of the person's last
-CAN_DELETE = frozenset({"telegram"})  # channels where the bot can delete the person's message (a passphrase)
+OUTSIDE_WINDOW = "outside_window"  # platform_status of a row WhatsApp refused for that (131047): send the template
 
 
-def _pick(bindings: list[ChannelBinding], row: OutboxMessage, now: datetime) -> ChannelBinding | None:
-    """The binding a notification goes by: the channel the person used last, except that a task to sign goes
-    where a passphrase can be typed and deleted (Telegram) when they have it, and WhatsApp is left for another
-    channel once its 24-hour window has closed."""
+def window_open(binding: ChannelBinding, now: datetime) -> bool:
+    """Whether a free-form message reaches this chat now (always, except on WhatsApp after 24 quiet hours)."""
+    if binding.channel != "whatsapp":
+        return True
+    return binding.last_seen_at is not None and now - binding.last_seen_at < WHATSAPP_WINDOW
+
+
+def _pick(bindings: list[ChannelBinding], preferred: str | None, now: datetime) -> ChannelBinding | None:
+    """The binding a notification goes by: the channel the person chose (/saluran), else the one they used last,
+    leaving WhatsApp for another channel once its 24-hour window has closed (if they have none, WhatsApp still:
+    as the template)."""
     if not bindings:
         return None
-    if "tandatangani" in (row.actions or []):
-        signing = [b for b in bindings if b.channel in CAN_DELETE]
-        if signing:
-            return signing[-1]
-    open_ = [
-        b
-        for b in bindings
-        if b.channel != "whatsapp" or (b.last_seen_at is not None and now - b.last_seen_at < WHATSAPP_WINDOW)
-    ]
+    chosen = [b for b in bindings if b.channel == preferred]
+    if chosen:
+        return chosen[-1]
+    open_ = [b for b in bindings if window_open(b, now)]
     return (open_ or bindings)[-1]
 
 
 class Undeliverable(Exception):
     """The platform will never take this message (the person blocked the bot, the chat is gone)."""
+
+
+class WindowClosed(Undeliverable):
+    """WhatsApp's 24-hour window is closed: this message as such will not go, the approved template will."""
 
 
 class Channel(Protocol):
@@ -95,6 +102,7 @@ class _Claim:
     address: str
     lease: str
     claimed_at: float  # time.monotonic() of the claim (or of the last renewal)
+    outside_window: bool = False  # only a template reaches them now (WhatsApp)
 
 
 class _Pacer:
@@ -252,9 +260,12 @@ class OutboxSender:
             where: dict[int, list[ChannelBinding]] = defaultdict(list)
             for binding in bindings:  # least recently used first
                 where[binding.staff_id].append(binding)
+            preferred = dict(
+                (await session.execute(select(Staff.id, Staff.preferred_channel).where(Staff.id.in_(recipients)))).all()
+            )
             claimed = []
             for row in rows:
-                binding = _pick(where.get(row.recipient_id, []), row, now)
+                binding = _pick(where.get(row.recipient_id, []), preferred.get(row.recipient_id), now)
                 if binding is None:
                     row.status = UNBOUND  # sent when they bind (identity.bind puts it back in line)
                     continue
@@ -262,7 +273,8 @@ class OutboxSender:
                 row.channel = binding.channel
                 row.next_attempt_at = now + LEASE
                 row.external_id = lease
-                claimed.append(_Claim(row.id, binding.channel, binding.address, lease, claimed_at))
+                outside = not window_open(binding, now) or row.platform_status == OUTSIDE_WINDOW
+                claimed.append(_Claim(row.id, binding.channel, binding.address, lease, claimed_at, outside))
             return claimed
 
     async def _still_ours(self, claim: _Claim) -> bool:
@@ -304,8 +316,17 @@ class OutboxSender:
         if not await self._still_ours(claim):
             return
         now = self.office.now()
+        outside = getattr(channel, "send_outside_window", None)
         try:
-            external_id = await channel.send(address, reply)
+            try:
+                if claim.outside_window and outside is not None:
+                    external_id = await outside(address, reply, row_id)
+                else:
+                    external_id = await channel.send(address, reply)
+            except WindowClosed:
+                if outside is None:
+                    raise
+                external_id = await outside(address, reply, row_id)
         except RetryLater as wait:
             if wait.seconds <= 60 and wait.everyone:  # a flood wait: everyone waits; a long outage is the row's own
                 self._pacer.pause(wait.seconds)
@@ -340,6 +361,11 @@ class OutboxSender:
                 .where(OutboxMessage.id == row_id)
                 .values(status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:500])
             )
+            if status == "failed":  # for good: an admin can still tell the person another way
+                row = await uow.session.get_one(OutboxMessage, row_id)
+                await tell_admins_undelivered(
+                    uow.session, row, row.channel, f"gagal setelah {attempts} kali mencoba ({error[:120]})", next_at
+                )
 
     async def _retire_stale_buttons(self, letter_id: str) -> None:
         """Earlier task messages of this letter whose step is over lose their buttons."""

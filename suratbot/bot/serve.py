@@ -14,6 +14,7 @@ import uvicorn
 from telegram.error import InvalidToken, TelegramError
 
 from suratbot.bot.app import TelegramSettings, WebhookSettings, start_bot
+from suratbot.bot.channels.whatsapp import WhatsAppRefused
 from suratbot.bot.config import Settings
 from suratbot.bot.web import web_app
 from suratbot.storage import db
@@ -93,8 +94,17 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
                 )
                 webhook = WebhookSettings(settings.webhook_url, secret)
         whatsapp = settings.whatsapp()
+        if whatsapp is not None and not office.public_url.startswith("https://"):
+            print(
+                f"Peringatan: PUBLIC_URL ({office.public_url}) bukan https. Tautan halaman tanda tangan yang dikirim "
+                "lewat WhatsApp harus bisa dibuka dari ponsel: pasang bot di balik https dan isi PUBLIC_URL.",
+                file=sys.stderr,
+            )
         try:
             bot = await start_bot(office, telegram=telegram, webhook=webhook, whatsapp=whatsapp)
+        except WhatsAppRefused as exc:  # says which setting, never its value
+            print(str(exc), file=sys.stderr)
+            return 1
         except InvalidToken:  # its text holds the token: never print it
             print("Telegram menolak token bot: periksa TELEGRAM_BOT_TOKEN (dari @BotFather).", file=sys.stderr)
             return 1
@@ -104,7 +114,12 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
             return 1
         server = uvicorn.Server(
             uvicorn.Config(
-                web_app(bot), host=settings.web_host, port=settings.web_port, log_level="warning", lifespan="off"
+                web_app(bot),
+                host=settings.web_host,
+                port=settings.web_port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,  # a signing link's path is a secret: no request lines in the log
             )
         )
         server_task = asyncio.create_task(server.serve())

@@ -1,5 +1,5 @@
-"""The project's web app (Starlette): health check, the Telegram and WhatsApp webhooks (the QR page and dashboard
-come later)."""
+"""The project's web app (Starlette): health check, the Telegram and WhatsApp webhooks, the signing page (the QR
+page and dashboard come later)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.routing import Route
 from telegram import Update
 
 from suratbot.bot.app import Bot
+from suratbot.bot.signing_page import routes as signing_routes
 
 log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 1_000_000  # an update is a few KB; files are fetched separately
@@ -80,5 +81,6 @@ def web_app(bot: Bot) -> Starlette:
             Route("/healthz", healthz),
             Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
             Route("/webhooks/whatsapp", whatsapp_webhook, methods=["GET", "POST"]),
+            *signing_routes(bot.office, bot.wake_outbox),
         ]
     )

@@ -13,6 +13,7 @@ from suratbot.workflow.sop import Sop
 
 NONE = "-"
 OPEN = "buka"  # open a letter (the digest's buttons): its PDF and, for its holder, the step's buttons
+MISSED = "lihat"  # show a notification that went as a WhatsApp template (`lihat|<outbox row id>|-`)
 ICONS = {
     "setujui": "\u2705",
     "revisi": "\u270f\ufe0f",

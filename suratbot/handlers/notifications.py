@@ -5,6 +5,7 @@ from __future__ import annotations
 from suratbot.handlers import buttons
 from suratbot.handlers.common import pdf_name
 from suratbot.handlers.types import Button, Document, Reply
+from suratbot.services.notices import SIGNED
 from suratbot.services.office import Office
 from suratbot.storage.models import Letter, OutboxMessage
 
@@ -19,5 +20,6 @@ def render(office: Office, row: OutboxMessage, letter: Letter | None) -> Reply:
         rows = [numbered[i : i + 5] for i in range(0, len(numbered), 5)]
     document = None
     if row.attachment_sha256:
-        document = Document(row.attachment_sha256, pdf_name(letter) if letter is not None else "surat.pdf")
+        suffix = "-ttd" if row.kind == SIGNED else ""  # as the signed letter is named in the chat flow
+        document = Document(row.attachment_sha256, pdf_name(letter, suffix) if letter is not None else "surat.pdf")
     return Reply(row.text, buttons=rows, document=document)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from suratbot.handlers import (
     buttons,
+    channels,
     dispatching,
     drafting,
     numbering,
@@ -34,6 +35,7 @@ COMMANDS = {
     "verifikasi": "Periksa keaslian PDF bertanda tangan",
     "plh": "Tunjuk Plh selama Anda tidak ada: /plh <nama> <sampai tanggal>",
     "laporan": "Laporan bulanan: /laporan [YYYY-MM]",
+    "saluran": "Ke mana pemberitahuan dikirim: /saluran telegram|whatsapp|otomatis",
     "bantuan": "Bantuan",
     "batal": "Batalkan pertanyaan yang sedang ditunggu",
 }
@@ -139,6 +141,8 @@ async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await verifying.ask(office, staff)
     if command == "laporan":
         return await reporting.monthly(office, staff, inbound.args or "")
+    if command == "saluran":
+        return await channels.choose(office, staff, inbound.args or "")
     if command in ("plh", "plt"):
         return await standing_in.command(office, staff, inbound.args or "", title=command.capitalize())
     if command == "batal":
@@ -165,7 +169,7 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await numbering.ask_classification(office, staff, letter_id, state)
     if verb == "tandatangani":
         if not inbound.can_delete:
-            return signing.not_here()
+            return await signing.page_link(office, staff, letter_id, state)
         return await signing.ask_passphrase(office, staff, letter_id, state)
     if verb == "kirim":
         return await dispatching.choose_route(office, staff, letter_id, state, forwarding=inbound.send_to is not None)
@@ -181,6 +185,8 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return Response([Reply("Penunjukan Plh dibatalkan.")], answer="Dibatalkan.", clear_buttons=True)
     if verb == buttons.OPEN:
         return await tracking.open_letter(office, staff, letter_id)
+    if verb == buttons.MISSED:
+        return await tracking.missed(office, staff, letter_id)  # the "letter" slot holds the outbox row's id
     if verb in ("konsep_kirim", "konsep_batal"):
         return await drafting.confirm(office, staff, letter_id, send=verb == "konsep_kirim")
     return Response(answer="Tombol ini tidak dikenal.", clear_buttons=True)

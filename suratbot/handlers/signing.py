@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from suratbot.handlers import buttons
 from suratbot.handlers.common import pdf_name, refused, staff_name
-from suratbot.handlers.types import Document, Inbound, Reply, Response
-from suratbot.services import prompts
+from suratbot.handlers.types import Button, Document, Inbound, Reply, Response
+from suratbot.services import prompts, signing_links
 from suratbot.services.office import Office
 from suratbot.services.signature import sign_letter
 from suratbot.storage.models import PendingPrompt, Staff
@@ -18,16 +18,22 @@ PASSPHRASE = "passphrase"  # prompt: the signer's passphrase (never stored: the 
 PASSPHRASE_TTL_MINUTES = 5
 
 
+PAGE_BUTTON = "Buka halaman TTE"  # at most 20 characters (a WhatsApp link button)
+
+
 def not_here() -> Response:
-    """On a channel that cannot delete the person's message (WhatsApp) no passphrase is asked for in chat."""
+    """On a channel that cannot delete the person's message (WhatsApp) no passphrase is taken from the chat."""
     return Response.say(
         "Passphrase tidak diketik di obrolan ini: bot tidak bisa menghapus pesan di WhatsApp, jadi passphrase "
-        "akan tersimpan di ponsel Anda. Tandatangani surat ini dari Telegram. Bila Anda baru saja mengetik "
-        "passphrase di sini, hapus pesan itu sendiri; bot tidak memakainya."
+        "akan tersimpan di ponsel Anda. Tekan Tandatangani pada surat untuk mendapat tautan halaman tanda tangan, "
+        "dan ketik passphrase di halaman itu. Bila Anda baru saja mengetik passphrase di sini, hapus pesan itu "
+        "sendiri; bot tidak memakainya."
     )
 
 
 async def ask_passphrase(office: Office, staff: Staff, letter_id: str | None, state: str | None) -> Response:
+    """Telegram: the passphrase in chat (deleted at once), or on the signing page as a Web App where the bot's
+    public address is https (Telegram opens only those)."""
     try:
         letter = await buttons.turn(office, letter_id, state, staff, "tandatangani")
     except Refusal as refusal:
@@ -36,16 +42,33 @@ async def ask_passphrase(office: Office, staff: Staff, letter_id: str | None, st
         office, staff.id, PASSPHRASE, letter_id=letter.id, expected_state=letter.state,
         ttl=timedelta(minutes=PASSPHRASE_TTL_MINUTES),
     )  # fmt: skip
-    return Response(
-        [
-            Reply(
-                f"\u270d\ufe0f Anda akan menandatangani surat Nomor {letter.nomor} (berkas di atas).\n"
-                "Ketik kata sandi (passphrase) tanda tangan elektronik Anda. Pesan itu langsung dihapus dari "
-                f"obrolan. Berlaku {PASSPHRASE_TTL_MINUTES} menit; ketik /batal untuk batal."
-            )
-        ],
-        answer="Ketik passphrase",
+    text = (
+        f"\u270d\ufe0f Anda akan menandatangani surat Nomor {letter.nomor} (berkas di atas).\n"
+        "Ketik kata sandi (passphrase) tanda tangan elektronik Anda. Pesan itu langsung dihapus dari "
+        f"obrolan. Berlaku {PASSPHRASE_TTL_MINUTES} menit; ketik /batal untuk batal."
     )
+    rows: list[list[Button]] = []
+    if office.public_url.startswith("https://"):
+        url = await signing_links.issue(office, staff, letter)
+        rows = [[Button(PAGE_BUTTON, url=url)]]
+        text += "\nAtau ketik passphrase di halaman tanda tangan (tombol di bawah), tanpa lewat obrolan."
+    return Response([Reply(text, buttons=rows)], answer="Ketik passphrase")
+
+
+async def page_link(office: Office, staff: Staff, letter_id: str | None, state: str | None) -> Response:
+    """A channel that cannot delete a passphrase (WhatsApp): a one-time link to the signing page instead."""
+    try:
+        letter = await buttons.turn(office, letter_id, state, staff, "tandatangani")
+    except Refusal as refusal:
+        return refused(refusal, button=True)
+    url = await signing_links.issue(office, staff, letter)
+    minutes = int(signing_links.LIFETIME.total_seconds() // 60)
+    text = (
+        f"\u270d\ufe0f Untuk menandatangani surat Nomor {letter.nomor}, buka halaman tanda tangan dan ketik "
+        f"passphrase Anda di sana, bukan di obrolan ini. Tautan hanya untuk Anda, berlaku {minutes} menit, dan "
+        "hanya sekali pakai."
+    )
+    return Response([Reply(text, buttons=[[Button(PAGE_BUTTON, url=url)]])], answer="Buka halaman tanda tangan")
 
 
 async def passphrase(office: Office, staff: Staff, prompt: PendingPrompt, inbound: Inbound) -> Response:

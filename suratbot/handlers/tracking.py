@@ -8,10 +8,11 @@ from sqlalchemy import or_, select
 
 from suratbot.handlers import buttons
 from suratbot.handlers.common import pdf_name
+from suratbot.handlers.notifications import render
 from suratbot.handlers.types import Document, Reply, Response
 from suratbot.services.notices import letter_heading
 from suratbot.services.office import Office
-from suratbot.storage.models import AuditEvent, Letter, Staff
+from suratbot.storage.models import AuditEvent, Letter, OutboxMessage, Staff
 from suratbot.workflow.letter import SECRET_SIFAT
 
 LIST_LIMIT = 20
@@ -89,6 +90,23 @@ async def open_letter(office: Office, staff: Staff, letter_id: str | None) -> Re
     return Response([reply], answer="Surat dibuka.")
 
 
+async def missed(office: Office, staff: Staff, row_id: str | None) -> Response:
+    """A WhatsApp template's quick reply: the notification it stood for, now that the person has written (their
+    window is open), with its PDF and buttons; if the letter has moved on since, where it stands now."""
+    row = None
+    if row_id and row_id.isdigit():
+        async with office.reading() as uow:
+            row = await uow.session.get(OutboxMessage, int(row_id))
+            letter = await uow.session.get(Letter, row.letter_id) if row is not None and row.letter_id else None
+    if row is None or row.recipient_id != staff.id:
+        return Response(answer="Tombol ini tidak dikenal.")
+    if letter is not None and row.expected_state and letter.state != row.expected_state:
+        now_open = await open_letter(office, staff, letter.id)
+        stale = Reply("Pemberitahuan itu sudah usang: surat sudah berpindah tahap. Keadaannya sekarang:")
+        return Response([stale, *now_open.replies], answer="Surat sudah berpindah tahap.")
+    return Response([render(office, row, letter)], answer="Pemberitahuan dibuka.")
+
+
 async def my_letters(office: Office, staff: Staff) -> Response:
     """/status: the letters I drafted that are still under way, and who holds them."""
     open_states = [k for k, s in office.sop.states.items() if not s.final]
@@ -164,6 +182,7 @@ def help_text(office: Office, staff: Staff) -> Response:
         "/verifikasi \u2014 periksa keaslian PDF bertanda tangan",
         "/plh <nama atau NIP> <sampai tanggal> \u2014 tunjuk pengganti (Plh) selama Anda tidak ada",
         "/laporan [YYYY-MM] \u2014 laporan bulanan: grafik kepatuhan dan buku agenda (pimpinan, pengelola, admin)",
+        "/saluran [telegram|whatsapp|otomatis] \u2014 ke mana pemberitahuan dikirim",
         "/batal \u2014 batalkan pertanyaan yang sedang ditunggu bot",
     ]
     return Response.say("\n".join(lines))

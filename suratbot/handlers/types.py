@@ -59,10 +59,16 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Button:
+    """A button: pressing it sends `data` back to the bot, or (with `url`) opens that page (a Web App inside
+    Telegram, a link button on WhatsApp)."""
+
     label: str
-    data: str
+    data: str = ""
+    url: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.url is None) == (not self.data):
+            raise ValueError("a button has either data or a url")
         if len(self.data.encode()) > MAX_CALLBACK:
             raise ValueError(f"button data longer than {MAX_CALLBACK} bytes: {self.data!r}")
 

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from suratbot.storage.models import Letter, OutboxMessage, Staff
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from suratbot.storage.models import Letter, OutboxMessage, Staff, StaffRole
 from suratbot.workflow.letter import SECRET_SIFAT
 from suratbot.workflow.sop import Sop
 
@@ -24,6 +27,7 @@ DISPATCH_ROUTES = {
 }
 
 
+SIGNED = "hasil_ttd"  # the signer's own copy of what they signed on the signing page
 TASK_KINDS = frozenset({"tugas", "revisi"})  # notices that hand someone a step to take, with its buttons
 
 
@@ -156,3 +160,33 @@ def progress_notice(
 
 def plain_notice(recipient: Staff, kind: str, text: str, *, attachment: str | None = None) -> Notice:
     return Notice(recipient_id=recipient.id, kind=kind, text=text, attachment_sha256=attachment)
+
+
+UNDELIVERED = "gagal_kirim"  # an admin told that a notification could not be delivered
+
+
+async def tell_admins_undelivered(
+    session: AsyncSession, row: OutboxMessage, channel: str | None, reason: str, now: datetime
+) -> None:
+    """A notification failed for good: every active admin hears of it (in the caller's transaction), so that
+    someone can tell the person another way. Never about such a report itself (no loop)."""
+    if row.kind == UNDELIVERED:
+        return
+    recipient = await session.get(Staff, row.recipient_id)
+    admins = (
+        await session.scalars(
+            select(Staff)
+            .join(StaffRole, StaffRole.staff_id == Staff.id)
+            .where(StaffRole.role == "admin", Staff.active.is_(True))
+            .order_by(Staff.id)
+            .distinct()
+        )
+    ).all()
+    who = f"{recipient.nama} ({recipient.jabatan})" if recipient is not None else "seseorang"
+    first_line = (row.text or "").split("\n", 1)[0][:200]
+    text = (
+        f"\u26a0\ufe0f Pemberitahuan untuk {who} tidak terkirim lewat {channel or 'chat'}: {reason}.\n"
+        f"Isinya: {first_line}\nMohon sampaikan dengan cara lain."
+    )
+    for admin in admins:
+        session.add(outbox_row(Notice(admin.id, UNDELIVERED, text), row.letter_id, now))

@@ -101,6 +101,8 @@ class Staff(Base):
     telepon: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     nik: Mapped[str | None] = mapped_column(String(16))  # for a remote signing service (BSrE) only
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where notifications go when they chose (/saluran); None: the channel they used last.
+    preferred_channel: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -292,6 +294,22 @@ class WhatsAppMessage(Base):
     wamid: Mapped[str] = mapped_column(String(200), primary_key=True)
     wa_id: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SigningLink(Base):
+    """A one-time link to the signing page: for one signer, one letter, one version of its file; only the
+    token's SHA-256 is kept (the link itself is a secret)."""
+
+    __tablename__ = "signing_links"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    letter_id: Mapped[str] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    letter_version: Mapped[str] = mapped_column(String(64))  # the SHA-256 of the file to be signed
+    expected_state: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]  # set while a passphrase is being tried, and for good once signed
 
 
 class NumberCounter(Base):

@@ -18,6 +18,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -25,7 +26,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from suratbot.bot.outbox import RetryLater, Undeliverable
 from suratbot.handlers import router
-from suratbot.handlers.types import Contact, Inbound, IncomingFile, Reply, Response
+from suratbot.handlers.types import Button, Contact, Inbound, IncomingFile, Reply, Response
 from suratbot.services.office import Office
 from suratbot.workflow.machine import Refusal
 
@@ -186,9 +187,7 @@ class TelegramChannel:
     async def _send(self, chat_id: int | str, reply: Reply) -> Message:
         markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None
         if reply.buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
-            )
+            markup = InlineKeyboardMarkup([[_inline_button(b) for b in row] for row in reply.buttons])
         elif reply.ask_contact:
             markup = ReplyKeyboardMarkup(
                 [[KeyboardButton("\U0001f4f1 Bagikan nomor telepon", request_contact=True)]],
@@ -234,3 +233,13 @@ class TelegramChannel:
 
 async def _empty() -> bytes:
     return b""
+
+
+def _inline_button(button: Button) -> InlineKeyboardButton:
+    """A callback button, or a page: a Web App (opened inside Telegram) where it is https, as Telegram requires,
+    else a plain link."""
+    if button.url is None:
+        return InlineKeyboardButton(button.label, callback_data=button.data)
+    if button.url.startswith("https://"):
+        return InlineKeyboardButton(button.label, web_app=WebAppInfo(button.url))
+    return InlineKeyboardButton(button.label, url=button.url)

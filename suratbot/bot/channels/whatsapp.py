@@ -27,12 +27,13 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
-from suratbot.bot.outbox import RetryLater, Undeliverable
-from suratbot.handlers import router
-from suratbot.handlers.types import Contact, Inbound, IncomingFile, Reply, Response
+from suratbot.bot.outbox import OUTSIDE_WINDOW, RetryLater, Undeliverable, WindowClosed
+from suratbot.handlers import buttons, router
+from suratbot.handlers.types import Button, Contact, Document, Inbound, IncomingFile, Reply, Response
 from suratbot.services import identity
+from suratbot.services.notices import tell_admins_undelivered
 from suratbot.services.office import Office
 from suratbot.storage.db import insert_or_skip
 from suratbot.storage.models import OutboxMessage, WhatsAppMessage
@@ -48,11 +49,20 @@ BUTTON_TITLE = 20
 ROW_TITLE = 24
 MAX_BUTTONS = 3
 MAX_ROWS = 10
+# Meta retries a webhook for up to 7 days: a message id is remembered for twice that, then forgotten.
+KEEP_WAMIDS = timedelta(days=14)
+PRUNE_EVERY = 1000
 STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 PAIR_RATE_LIMIT = 131056  # too many messages to one person: back off
 AUTH_ERRORS = frozenset({190})  # the access token expired or was revoked
 RATE_LIMITS = frozenset({4, 80007, 130429, 131048})  # the app's or the number's limits: wait a minute
-PERMANENT = frozenset({131026, 131047, 131051, 131052})  # cannot arrive as sent (no WhatsApp, window closed...)
+WINDOW_CLOSED = 131047  # more than 24 hours since the person last wrote: only a template reaches them
+PERMANENT = frozenset({131026, 131051, 131052})  # can never arrive as sent (no WhatsApp, unsupported type...)
+TEMPLATE_PARAMETER = 200  # a template's text parameter: one line, kept short
+
+
+class WhatsAppRefused(Exception):
+    """The Graph API refused our settings (token, phone number id): the bot cannot use WhatsApp."""
 
 
 @dataclass
@@ -62,6 +72,9 @@ class WhatsAppSettings:
     app_secret: str = field(repr=False)
     verify_token: str = field(repr=False)
     graph_url: str = "https://graph.facebook.com/v21.0"
+    # The approved UTILITY template a notification goes as outside the 24-hour window (README: its text).
+    template_name: str = "suratbot_pemberitahuan"
+    template_language: str = "id"
 
 
 class WhatsAppChannel:
@@ -77,7 +90,28 @@ class WhatsAppChannel:
         )
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._claims = 0
         self.on_handled: Callable[[], None] | None = None
+
+    async def check(self) -> None:
+        """At start: the phone number id and access token are accepted by the Graph API (WhatsAppRefused if
+        not); an unreachable API is only logged, and the channel starts (messages wait in the outbox)."""
+        try:
+            response = await self.http.get(self.settings.phone_number_id, params={"fields": "display_phone_number"})
+        except httpx.HTTPError as exc:
+            log.warning("whatsapp: the Graph API could not be reached at start (%s)", type(exc).__name__)
+            return
+        if response.status_code == 200:
+            return
+        code = _error_code(response)
+        if code in AUTH_ERRORS or response.status_code in (401, 403):
+            raise WhatsAppRefused("WhatsApp menolak WHATSAPP_ACCESS_TOKEN: periksa token akses di Meta for Developers.")
+        if response.status_code < 500:
+            raise WhatsAppRefused(
+                f"WhatsApp tidak mengenal WHATSAPP_PHONE_NUMBER_ID (kode {code}): periksa ID nomor telepon di "
+                "Meta for Developers."
+            )
+        log.warning("whatsapp: the Graph API answered %s at start", response.status_code)
 
     async def close(self) -> None:
         if self._tasks:  # webhooks being handled finish, but a stop never waits more than 10 s for them
@@ -156,6 +190,7 @@ class WhatsAppChannel:
 
     async def _first_time(self, wamid: str, wa_id: str) -> bool:
         now = self.office.now()
+        self._claims += 1
         async with self.office.uow() as uow:
             session = uow.session
             claimed = await session.scalar(
@@ -164,6 +199,8 @@ class WhatsAppChannel:
                 .on_conflict_do_nothing(index_elements=["wamid"])
                 .returning(WhatsAppMessage.wamid)
             )
+            if self._claims % PRUNE_EVERY == 1:  # now and then (and at the first message after a start)
+                await session.execute(delete(WhatsAppMessage).where(WhatsAppMessage.received_at < now - KEEP_WAMIDS))
         return claimed is not None
 
     def _inbound(self, message: dict[str, Any], wa_id: str, name: str) -> Inbound | None:
@@ -225,6 +262,7 @@ class WhatsAppChannel:
         if not wamid or state not in ("sent", "delivered", "read", "failed"):
             return
         errors = status.get("errors") or []
+        code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
         # The callback can overtake the sender's own record of the message id: wait for it a little (indexed
         # lookups; a direct reply, which has no outbox row, costs four of them).
         for wait in (0.0, 0.2, 0.5, 1.0):
@@ -243,12 +281,16 @@ class WhatsAppChannel:
                 return  # callbacks come in any order: "delivered" after "read" changes nothing
             values: dict[str, Any] = {"platform_status": state}
             if state == "failed":
-                code = errors[0].get("code") if errors else None
                 values["last_error"] = f"WhatsApp: gagal terkirim (kode {code})"
                 if row.platform_status in ("delivered", "read"):
                     return  # it did arrive: a late or out-of-order failure changes nothing
-                # Sent again only for a reason that may pass, a few times at most.
-                if code not in PERMANENT and row.attempts < 3:
+                # Sent again only for a reason that may pass, a few times at most; outside the 24-hour window,
+                # as the template (the outbox reads the mark).
+                if code == WINDOW_CLOSED and row.attempts < 3:
+                    values |= {"status": "pending", "platform_status": OUTSIDE_WINDOW,
+                               "next_attempt_at": self.office.now(),
+                               "last_error": "WhatsApp: di luar jendela 24 jam (131047)"}  # fmt: skip
+                elif code not in PERMANENT and row.attempts < 3:
                     values |= {"status": "pending", "attempts": row.attempts + 1,
                                "next_attempt_at": self.office.now() + timedelta(minutes=1)}  # fmt: skip
                 else:
@@ -259,7 +301,7 @@ class WhatsAppChannel:
             lower = [name for name, rank in STATUS_ORDER.items() if rank < STATUS_ORDER[state]]
             if state == "failed":
                 lower = ["sent"]  # a failure counts only for a message not delivered
-            await uow.session.execute(
+            moved = await uow.session.execute(
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == row.id,
@@ -268,26 +310,73 @@ class WhatsAppChannel:
                 )
                 .values(**values)
             )
+            if moved.rowcount and values.get("status") == "failed":  # type: ignore[attr-defined]
+                await tell_admins_undelivered(
+                    uow.session, row, NAME, f"WhatsApp menolaknya (kode {code})", self.office.now()
+                )
 
     # --- outbound -----------------------------------------------------------------------------------------------
 
     async def send(self, address: str, reply: Reply) -> str:
-        """For the outbox and for replies: one message; Graph errors become RetryLater / Undeliverable."""
-        media_id = None
+        """For the outbox and for replies: one message (a link button adds one); Graph errors become RetryLater /
+        Undeliverable, and WindowClosed when only a template would reach the person."""
+        links = [b for row in reply.buttons for b in row if b.url is not None]
+        choices = [b for row in reply.buttons for b in row if b.url is None]
         attachment = reply.document or reply.photo
+        if links and not choices and attachment is None:  # a page to open: one "call to action" message
+            return await self._link(address, reply.text, links[0])
+        last = await self._send(address, reply, choices, attachment)
+        for link in links:
+            last = await self._link(address, "Buka halaman lewat tombol di bawah.", link)
+        return last
+
+    async def send_outside_window(self, address: str, reply: Reply, row_id: int) -> str:
+        """The approved template instead of `reply` (the person has not written for 24 hours): the office, one
+        line of the message, and a quick reply that brings the message itself once they tap it."""
+        summary = " ".join((reply.text or "Ada pemberitahuan baru.").split())  # no newlines, tabs or long spaces
+        office_name = self.office.sop.office
+        data = buttons.encode(buttons.MISSED, str(row_id))  # tapped: the message itself, in the open window
+        template = {
+            "name": self.settings.template_name,
+            "language": {"code": self.settings.template_language},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": _clip(office_name, TEMPLATE_PARAMETER)},
+                        {"type": "text", "text": _clip(summary, TEMPLATE_PARAMETER)},
+                    ],
+                },
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "0",
+                    "parameters": [{"type": "payload", "payload": data}],
+                },
+            ],
+        }
+        return await self._post(address, {"type": "template", "template": template})
+
+    async def _link(self, address: str, text: str, link: Button) -> str:
+        assert link.url is not None
+        action = {"name": "cta_url", "parameters": {"display_text": _title(link.label, BUTTON_TITLE), "url": link.url}}
+        interactive = {"type": "cta_url", "body": {"text": _clip(text or "-", BODY_LIMIT)}, "action": action}
+        return await self._post(address, {"type": "interactive", "interactive": interactive})
+
+    async def _send(self, address: str, reply: Reply, choices: list[Button], attachment: Document | None) -> str:
+        media_id = None
         if attachment is not None:
             data = await asyncio.to_thread(self.office.files.get, attachment.sha256)
             media_type = mimetypes.guess_type(attachment.filename)[0] or "application/octet-stream"
             media_id = await self._upload(data, attachment.filename, media_type)
-        buttons = [b for row in reply.buttons for b in row]
-        if buttons and len(buttons) <= MAX_BUTTONS:
+        if choices and len(choices) <= MAX_BUTTONS:
             interactive: dict[str, Any] = {
                 "type": "button",
                 "body": {"text": _clip(reply.text or "-", BODY_LIMIT)},
                 "action": {
                     "buttons": [
                         {"type": "reply", "reply": {"id": b.data, "title": _title(b.label, BUTTON_TITLE)}}
-                        for b in buttons
+                        for b in choices
                     ]
                 },
             }
@@ -300,15 +389,15 @@ class WhatsAppChannel:
                     interactive["header"] = {"type": "image", "image": {"id": media_id}}
                 media_id = None
             body: dict[str, Any] = {"type": "interactive", "interactive": interactive}
-        elif buttons:  # more than three choices: a list (and the file, if any, before it)
+        elif choices:  # more than three choices: a list (and the file, if any, before it)
             if media_id is not None:
                 await self._post(
                     address, {"type": "document", "document": {"id": media_id, "filename": attachment.filename}}
                 )  # type: ignore[union-attr]
                 media_id = None
-            if len(buttons) > MAX_ROWS:
-                log.warning("whatsapp: %d choices, only the first %d fit in a list", len(buttons), MAX_ROWS)
-            rows = [{"id": b.data, "title": _title(b.label, ROW_TITLE)} for b in buttons[:MAX_ROWS]]
+            if len(choices) > MAX_ROWS:
+                log.warning("whatsapp: %d choices, only the first %d fit in a list", len(choices), MAX_ROWS)
+            rows = [{"id": b.data, "title": _title(b.label, ROW_TITLE)} for b in choices[:MAX_ROWS]]
             body = {
                 "type": "interactive",
                 "interactive": {
@@ -344,6 +433,8 @@ class WhatsAppChannel:
         if response.status_code == 200:
             return str(response.json()["messages"][0]["id"])
         code = _error_code(response)
+        if code == WINDOW_CLOSED:
+            raise WindowClosed("WhatsApp: outside the 24-hour window (131047)")
         if code == PAIR_RATE_LIMIT:  # this person only: the other chats go on
             raise RetryLater(10.0, "WhatsApp: too many messages to this person", everyone=False)
         if code in AUTH_ERRORS or response.status_code == 401:

@@ -1,0 +1,213 @@
+"""The signing page (`/tandatangan/{token}`): the letter a one-time link stands for and a passphrase field, plain
+server-rendered HTML for a phone, so that a passphrase is never typed into a chat that cannot delete it."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import logging
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from suratbot.services import signing_links
+from suratbot.services.notices import local_time
+from suratbot.services.office import Office
+from suratbot.services.signing_links import SigningPage
+from suratbot.workflow.machine import Refusal
+
+log = logging.getLogger(__name__)
+
+MAX_FORM_BYTES = 4096  # a passphrase and nothing else
+PREVIEW_SCALE = 1.4  # ~830 px wide for an A4 page: sharp on a phone, ~100 KB
+
+# No script at all; styles only from our own stylesheet; the form posts only here; shown inside Telegram's web
+# client (a frame on web.telegram.org) and nowhere else.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors https://web.telegram.org"
+    ),
+    "Referrer-Policy": "no-referrer",  # the link is a secret: it never leaves in a Referer header
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f3f4f6;color:#111827}
+main{max-width:40rem;margin:0 auto;padding:1rem}
+h1{font-size:1.25rem;margin:.5rem 0 1rem}
+.card{background:#fff;border-radius:.75rem;padding:1rem;margin-bottom:1rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+dl{margin:0}dt{font-size:.8rem;color:#6b7280;margin-top:.6rem}dd{margin:0;word-break:break-word}
+code{font-size:.8rem;word-break:break-all}
+img{width:100%;height:auto;border:1px solid #e5e7eb;border-radius:.25rem}
+label{display:block;font-weight:600;margin-bottom:.4rem}
+input[type=password]{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.7rem;border:1px solid #9ca3af;
+border-radius:.5rem}
+button{margin-top:.8rem;width:100%;font-size:1.1rem;padding:.8rem;border:0;border-radius:.5rem;background:#065f46;
+color:#fff}
+.error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca}
+.ok{background:#ecfdf5;color:#065f46;border:1px solid #a7f3d0}
+small{color:#6b7280}
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    document = (
+        '<!doctype html><html lang="id"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f'<title>{html.escape(title)}</title><link rel="stylesheet" href="/static/halaman.css"></head>'
+        f"<body><main>{body}</main></body></html>"
+    )
+    return HTMLResponse(document, status_code=status, headers=HEADERS)
+
+
+def _refused(refusal: Refusal, first: str | None = None) -> HTMLResponse:
+    """The link no longer leads to a signature (and, first, what went wrong just before, if anything)."""
+    status = {"tautan_tidak_dikenal": 404, "tautan_kedaluwarsa": 410, "tautan_terpakai": 410}.get(refusal.code, 409)
+    lead = f'<p class="card error" role="alert" id="galat">{html.escape(first)}</p>' if first else ""
+    body = f'<h1>Tautan tidak berlaku</h1>{lead}<p class="card error" id="alasan">{html.escape(refusal.message)}</p>'
+    return _page("Tautan tidak berlaku", body, status)
+
+
+def _letter_card(office: Office, page: SigningPage, token: str) -> str:
+    letter = page.letter
+    rows = [
+        ("Nomor", letter.nomor or "-"),
+        ("Perihal", letter.perihal),
+        ("Tujuan", letter.tujuan),
+        ("Sifat", letter.sifat),
+        ("Penanda tangan", f"{page.signer.nama} ({page.signer.jabatan})"),
+        ("Tautan berlaku sampai", local_time(office.sop, page.expires_at)),
+    ]
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in rows)
+    sha = html.escape(letter.current_version)
+    base = f"{signing_links.PATH}{html.escape(token)}"
+    return (
+        f'<section class="card"><dl>{items}<dt>SHA-256 berkas yang ditandatangani</dt>'
+        f'<dd><code id="sha256">{sha}</code></dd></dl></section>'
+        f'<section class="card"><img src="{base}/pratinjau.png" alt="Halaman pertama surat">'
+        f'<p><a href="{base}/surat.pdf">Buka PDF lengkap</a></p></section>'
+    )
+
+
+def _form(token: str, error: str | None = None) -> str:
+    alert = f'<p class="card error" role="alert" id="galat">{html.escape(error)}</p>' if error else ""
+    return (
+        f'{alert}<form class="card" method="post" action="{signing_links.PATH}{html.escape(token)}" '
+        'autocomplete="off"><label for="passphrase">Passphrase tanda tangan elektronik</label>'
+        '<input type="password" id="passphrase" name="passphrase" required autocomplete="off" '
+        'autocapitalize="off" spellcheck="false">'
+        '<button type="submit">Tandatangani</button>'
+        "<p><small>Passphrase hanya dipakai untuk tanda tangan ini dan tidak disimpan.</small></p></form>"
+    )
+
+
+def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
+    """The page's routes; `after_signing` wakes the outbox (the chat hears of the result, the clerk of the task)."""
+
+    async def show(request: Request) -> Response:
+        token = request.path_params["token"]
+        if request.method == "POST":
+            return await submit(request, token)
+        try:
+            page = await signing_links.open_page(office, token)
+        except Refusal as refusal:
+            return _refused(refusal)
+        title = "Tanda tangan surat"
+        return _page(title, f"<h1>{title}</h1>{_letter_card(office, page, token)}{_form(token)}")
+
+    async def submit(request: Request, token: str) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                return _page("Terlalu besar", '<p class="card error">Isian terlalu panjang.</p>', 413)
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        secret = (fields.get("passphrase") or [""])[0]
+        del body, fields
+        if not secret:
+            return await _again(token, "Isi passphrase dahulu.")
+        try:
+            letter = await signing_links.sign(office, token, secret)
+        except Refusal as refusal:
+            if refusal.code == "kata_sandi_salah" and "dikunci" not in refusal.message:
+                return await _again(token, refusal.message, status=400)  # a typo: the same link, once more
+            if refusal.code in ("kata_sandi_salah", "tte_terkunci"):  # locked out: this link is spent
+                body_html = (
+                    f'<h1>Belum ditandatangani</h1><p class="card error" role="alert" id="galat">'
+                    f"{html.escape(refusal.message)}</p>"
+                )
+                return _page("Belum ditandatangani", body_html, 403)
+            return _refused(refusal)
+        finally:
+            del secret
+        after_signing()
+        sha = html.escape(letter.current_version)
+        body_html = (
+            '<h1>Surat sudah ditandatangani</h1><section class="card ok" role="status" id="hasil">'
+            f"<p>Surat Nomor {html.escape(letter.nomor or '-')} sudah ditandatangani secara elektronik dan "
+            "diteruskan untuk dikirim. Hasilnya juga dikirim ke obrolan bot Anda.</p>"
+            f"<p>SHA-256 berkas bertanda tangan:<br><code>{sha}</code></p></section>"
+            "<p><small>Halaman ini boleh ditutup.</small></p>"
+        )
+        return _page("Surat sudah ditandatangani", body_html)
+
+    async def _again(token: str, message: str, status: int = 200) -> Response:
+        try:
+            page = await signing_links.open_page(office, token)
+        except Refusal as refusal:  # expired meanwhile: the message, without the form
+            return _refused(refusal, message)
+        title = "Tanda tangan surat"
+        return _page(title, f"<h1>{title}</h1>{_letter_card(office, page, token)}{_form(token, message)}", status)
+
+    async def preview(request: Request) -> Response:
+        page = await _live(request)
+        if isinstance(page, Response):
+            return page
+        data = await asyncio.to_thread(office.files.get, page.letter.current_version)
+        png = await asyncio.to_thread(_first_page_png, data)
+        return Response(png, media_type="image/png", headers=HEADERS)
+
+    async def pdf(request: Request) -> Response:
+        page = await _live(request)
+        if isinstance(page, Response):
+            return page
+        data = await asyncio.to_thread(office.files.get, page.letter.current_version)
+        headers = HEADERS | {"Content-Disposition": 'inline; filename="surat.pdf"'}
+        return Response(data, media_type="application/pdf", headers=headers)
+
+    async def _live(request: Request) -> SigningPage | Response:
+        try:
+            return await signing_links.open_page(office, request.path_params["token"])
+        except Refusal as refusal:
+            return _refused(refusal)
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(STYLE, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+    return [
+        Route(signing_links.PATH + "{token}", show, methods=["GET", "POST"]),
+        Route(signing_links.PATH + "{token}/pratinjau.png", preview),
+        Route(signing_links.PATH + "{token}/surat.pdf", pdf),
+        Route("/static/halaman.css", stylesheet),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
+    ]
+
+
+def _first_page_png(data: bytes) -> bytes:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    try:
+        image = document[0].render(scale=PREVIEW_SCALE).to_pil()
+    finally:
+        document.close()
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="jalankan seluruh SOP untuk satu surat di mesin ini")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="folder hasil (default: demo-output)")
+    demo.add_argument(
+        "--channel",
+        choices=("telegram", "whatsapp"),
+        default="telegram",
+        help="saluran obrolan yang diperagakan (default: telegram; whatsapp: tanda tangan di halaman web)",
+    )
     return parser
 
 
@@ -114,7 +120,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from suratbot.bot.demo import DemoFolderError, run_demo
 
         try:
-            await run_demo(settings.load_sop(), args.out, sys.stdout)
+            if args.channel == "whatsapp":
+                from suratbot.bot.demo_whatsapp import run_whatsapp_demo
+
+                await run_whatsapp_demo(settings.load_sop(), args.out, sys.stdout)
+            else:
+                await run_demo(settings.load_sop(), args.out, sys.stdout)
         except DemoFolderError as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_FAIL

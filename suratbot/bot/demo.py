@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -83,18 +85,16 @@ def prepare_out_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-async def run_demo(sop: Sop, out_dir: Path, out: TextIO, *, real_now: datetime | None = None) -> Path:
-    """Run the demo into `out_dir` (replaced if it exists); returns the path of the audit log CSV.
-
-    The whole SOP runs through the real Telegram stack: python-telegram-bot's Application and the outbox sender
-    talk HTTP to a fake Bot API server in this process, on 127.0.0.1, standing in for Telegram and for the
-    people's phones. No account and no network are needed."""
+@asynccontextmanager
+async def demo_office(
+    sop: Sop, out_dir: Path, out: TextIO, *, real_now: datetime | None = None
+) -> AsyncIterator[tuple[Office, DemoClock, Transcript]]:
+    """The demo's office in `out_dir` (emptied first), whatever the channel: schema, example roster and demo keys,
+    on a simulated clock starting the next working morning; closed on the way out."""
     prepare_out_dir(out_dir)
     clock = DemoClock(_start_moment(sop, real_now or datetime.now(UTC)))
     office = Office.open(sop, f"sqlite+aiosqlite:///{out_dir / 'suratbot.db'}", out_dir / "data", clock=clock)
     t = Transcript(out)
-    api = FakeBotApi()
-    bot = None
     try:
         await upgrade(office.engine)
         roster = resources.files("suratbot.data").joinpath("roster_contoh.csv").read_text("utf-8")
@@ -103,22 +103,36 @@ async def run_demo(sop: Sop, out_dir: Path, out: TextIO, *, real_now: datetime |
         t.say(f"Daftar pegawai contoh: {report.summary()}")
         keys = await make_demo_keys(office, passphrase=DEMO_PASSPHRASE, replace=True)
         t.say(f"Kunci TTE demo untuk Kepala Dinas: {keys.folder} (kata sandi demo: {DEMO_PASSPHRASE})")
-        await api.start()
-        settings = TelegramSettings(api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot",
-                                    poll_timeout=1)  # fmt: skip
-        bot = await start_bot(office, telegram=settings, limits=Limits(per_second=1000, per_chat_interval=0),
-                              outbox_poll=0.1)  # fmt: skip
-        t.say(f"Bot Telegram berjalan (python-telegram-bot) melawan server Bot API tiruan di {api.url}.")
-        people = await _people(office)
-        return await _story(office, clock, t, people, api, out_dir)
+        yield office, clock, t
     finally:
-        if bot is not None:
-            await bot.stop()
-        await api.stop()
         await office.close()
 
 
-async def _people(office: Office) -> dict[str, Staff]:
+async def run_demo(sop: Sop, out_dir: Path, out: TextIO, *, real_now: datetime | None = None) -> Path:
+    """Run the demo into `out_dir` (replaced if it exists); returns the path of the audit log CSV.
+
+    The whole SOP runs through the real Telegram stack: python-telegram-bot's Application and the outbox sender
+    talk HTTP to a fake Bot API server in this process, on 127.0.0.1, standing in for Telegram and for the
+    people's phones. No account and no network are needed."""
+    async with demo_office(sop, out_dir, out, real_now=real_now) as (office, clock, t):
+        api = FakeBotApi()
+        bot = None
+        try:
+            await api.start()
+            settings = TelegramSettings(api.token, base_url=f"{api.url}/bot", base_file_url=f"{api.url}/file/bot",
+                                        poll_timeout=1)  # fmt: skip
+            bot = await start_bot(office, telegram=settings, limits=Limits(per_second=1000, per_chat_interval=0),
+                                  outbox_poll=0.1)  # fmt: skip
+            t.say(f"Bot Telegram berjalan (python-telegram-bot) melawan server Bot API tiruan di {api.url}.")
+            people = await people_by_jabatan(office)
+            return await _story(office, clock, t, people, api, out_dir)
+        finally:
+            if bot is not None:
+                await bot.stop()
+            await api.stop()
+
+
+async def people_by_jabatan(office: Office) -> dict[str, Staff]:
     async with office.uow() as uow:
         staff = (await uow.session.scalars(select(Staff))).all()
     return {s.jabatan: s for s in staff}
@@ -146,7 +160,6 @@ class _Chat:
 async def _story(
     office: Office, clock: DemoClock, t: Transcript, p: dict[str, Staff], api: FakeBotApi, out_dir: Path
 ) -> Path:
-    sop = office.sop
     drafter = _Chat(api, p["Analis Perizinan"], 7001)
     kasi = _Chat(api, p["Kepala Seksi Perizinan Usaha"], 7002)
     kabid = _Chat(api, p["Kepala Bidang Pelayanan Perizinan"], 7003)
@@ -159,8 +172,7 @@ async def _story(
     t.say(f"{len(everyone)} pegawai bergabung dengan membagikan nomor teleponnya sendiri.")
 
     def step(chat: _Chat, what: str, minutes: float) -> None:
-        clock.wait(minutes)
-        t.say(f"[{local_time(sop, clock.now)}] {chat.staff.nama} ({chat.staff.jabatan}): {what}")
+        say_step(office, clock, t, chat.staff, what, minutes)
 
     perihal = "Undangan Rapat Koordinasi Percepatan Perizinan Berusaha"
     caption = (
@@ -239,19 +251,37 @@ async def _story(
     await clerk.user.wait_for_text("tercatat terkirim")
     await drafter.user.wait_for_text("telah dikirim")
 
+    say_chats(t, [(chat.staff, chat.user.transcript()) for chat in everyone])
+    deleted = len(api.deleted_user_messages)
+    return await final_report(office, t, out_dir, remarks=[f"Pesan berisi kata sandi yang dihapus bot: {deleted}"])
+
+
+def say_step(office: Office, clock: DemoClock, t: Transcript, staff: Staff, what: str, minutes: float) -> None:
+    """One step of the story: `minutes` pass, then who does what, at what office time."""
+    clock.wait(minutes)
+    t.say(f"[{local_time(office.sop, clock.now)}] {staff.nama} ({staff.jabatan}): {what}")
+
+
+def say_chats(t: Transcript, chats: Sequence[tuple[Staff, str]]) -> None:
+    """Each person's chat with the bot, as on their phone."""
     t.say()
     t.say("== Obrolan setiap orang dengan bot (seperti di layar ponselnya)")
-    for chat in everyone:
+    for staff, text in chats:
         t.say()
-        t.say(f"--- {chat.staff.nama} ({chat.staff.jabatan})")
-        t.say(chat.user.transcript())
+        t.say(f"--- {staff.nama} ({staff.jabatan})")
+        t.say(text)
+
+
+async def final_report(office: Office, t: Transcript, out_dir: Path, *, remarks: Sequence[str] = ()) -> Path:
+    """Where the letter ended, the channel's own `remarks`, the signed PDF verified, the audit log and the
+    register; writes the signed PDF, the archive copy and the audit CSV into `out_dir` and returns the CSV's path."""
     async with office.uow() as uow:
         letter = await uow.session.scalar(select(Letter))
     assert letter is not None
     t.say()
-    t.say(f"Surat {letter.id}: tahap {sop.states[letter.state].name}; nomor {letter.nomor}")
-    deleted = len(api.deleted_user_messages)
-    t.say(f"Pesan berisi kata sandi yang dihapus bot: {deleted}")
+    t.say(f"Surat {letter.id}: tahap {office.sop.states[letter.state].name}; nomor {letter.nomor}")
+    for line in remarks:
+        t.say(line)
     await _show_verification(office, t, letter.id, out_dir)
     return await _write_records(office, t, letter.id, out_dir)
 

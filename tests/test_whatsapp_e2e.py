@@ -264,5 +264,5 @@ async def test_a_notification_that_fails_for_good_is_reported_to_the_admins(harn
     await h.peer.send_document(drafter, example_letter("Undangan Rapat", "Camat"), "undangan.pdf", caption=CAPTION)
     summary = await drafter.wait_for(lambda m: any("Kirim ke verifikator" in t for _, t in m.buttons))
     await h.peer.press(drafter, summary, "Kirim ke verifikator")
-    report = await clerk.wait_for_text("tidak terkirim lewat whatsapp")
+    report = await clerk.wait_for_text("tidak terkirim lewat WhatsApp")
     assert "Lina Herlina" in report.text and "sampaikan dengan cara lain" in report.text

@@ -87,6 +87,8 @@ async def test_the_whole_sop_on_whatsapp_signing_on_the_page(harness: Harness) -
         assert letter.current_version in page.text  # the SHA-256 of what will be signed
         assert hashlib.sha256(h.office.files.get(letter.current_version)).hexdigest() == letter.current_version
         assert "script" not in page.text.lower() and "default-src 'none'" in page.headers["content-security-policy"]
+        whole = await client.get(url + "/surat.pdf")  # Chromium's PDF viewer needs no default-src 'none'
+        assert whole.content.startswith(b"%PDF") and "default-src" not in whole.headers["content-security-policy"]
         preview = await client.get(url + "/pratinjau.png")
         assert preview.status_code == 200 and preview.content.startswith(b"\x89PNG")
         done = await client.post(url, data={"passphrase": PASSPHRASE})
@@ -120,7 +122,7 @@ async def test_a_signing_link_takes_a_typo_then_signs_once_and_is_refused_after(
         assert wrong.status_code == 400 and "salah" in wrong.text and 'name="passphrase"' in wrong.text
         assert "salah-ketik" not in wrong.text  # never echoed
         empty = await client.post(url, data={"passphrase": ""})
-        assert empty.status_code == 200 and "Isi passphrase" in empty.text
+        assert empty.status_code == 400 and "Isi passphrase" in empty.text
         right = await client.post(url, data={"passphrase": PASSPHRASE})
         assert right.status_code == 200 and "sudah ditandatangani" in right.text
         again = await client.post(url, data={"passphrase": PASSPHRASE})
@@ -280,3 +282,19 @@ class _TelegramSide:
         assert h.telegram is not None
         self.office = h.office
         self.api = h.telegram
+
+
+async def test_without_an_address_a_phone_can_open_the_signer_is_sent_to_telegram(harness: Harness) -> None:
+    from tests.helpers import letter_at, people
+
+    h = harness
+    h.office.public_url = "http://surat.dpmptsp.example.go.id"  # not https: WhatsApp would not open it
+    kepala = await h.join("Kepala Dinas")
+    await letter_at(h.office, await people(h.office), "tanda_tangan")
+    sign = await kepala.wait_for(with_button("Tandatangani"))
+    await h.peer.press(kepala, sign, "Tandatangani")
+    answer = await kepala.wait_for_text("Tandatangani surat ini dari Telegram")
+    assert answer.type == "text" and not any(m.payload.get("interactive", {}).get("type") == "cta_url"
+                                             for m in kepala.messages)  # fmt: skip
+    async with h.office.reading() as uow:
+        assert (await uow.session.scalar(select(SigningLink.token_sha256))) is None

@@ -29,6 +29,12 @@ from suratbot.storage.db import upgrade
 from suratbot.storage.models import AuditEvent, FileVersion, IssuedNumber, Letter, Staff
 from suratbot.workflow.sop import Sop
 
+DEMO_PERIHAL = "Undangan Rapat Koordinasi Percepatan Perizinan Berusaha"
+DEMO_CAPTION = (
+    f"Perihal: {DEMO_PERIHAL}; Tujuan: Camat se-Kabupaten Sumedang; Tembusan: Bupati Sumedang; Sifat: Biasa; "
+    "Urgensi: Segera; Klasifikasi: 500.16"
+)
+
 
 @dataclass
 class DemoClock:
@@ -174,11 +180,7 @@ async def _story(
     def step(chat: _Chat, what: str, minutes: float) -> None:
         say_step(office, clock, t, chat.staff, what, minutes)
 
-    perihal = "Undangan Rapat Koordinasi Percepatan Perizinan Berusaha"
-    caption = (
-        f"Perihal: {perihal}; Tujuan: Camat se-Kabupaten Sumedang; Tembusan: Bupati Sumedang; Sifat: Biasa; "
-        "Urgensi: Segera; Klasifikasi: 500.16"
-    )
+    perihal, caption = DEMO_PERIHAL, DEMO_CAPTION
     t.say()
     step(drafter, "mengirim PDF konsep dengan data surat di keterangannya", 0)
     drafter.user.send_document(example_letter(perihal, "Camat se-Kabupaten Sumedang"), "konsep-undangan.pdf",

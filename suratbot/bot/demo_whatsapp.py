@@ -25,7 +25,9 @@ import uvicorn
 from suratbot.bot.app import start_bot
 from suratbot.bot.channels.whatsapp import WhatsAppSettings
 from suratbot.bot.demo import (
+    DEMO_CAPTION,
     DEMO_PASSPHRASE,
+    DEMO_PERIHAL,
     DemoClock,
     Transcript,
     demo_office,
@@ -259,11 +261,7 @@ async def _story(
     def step(phone: _Phone, what: str, minutes: float) -> None:
         say_step(office, clock, t, phone.staff, what, minutes)
 
-    perihal = "Undangan Rapat Koordinasi Percepatan Perizinan Berusaha"
-    caption = (
-        f"Perihal: {perihal}; Tujuan: Camat se-Kabupaten Sumedang; Tembusan: Bupati Sumedang; Sifat: Biasa; "
-        "Urgensi: Segera; Klasifikasi: 500.16"
-    )
+    perihal, caption = DEMO_PERIHAL, DEMO_CAPTION
     t.say()
     step(drafter, "mengirim PDF konsep dengan data surat di keterangannya", 0)
     await drafter.send_document(example_letter(perihal, "Camat se-Kabupaten Sumedang"), "konsep-undangan.pdf",

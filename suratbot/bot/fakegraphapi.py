@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
@@ -92,8 +93,8 @@ class FakeGraphApi:
         self.phones: dict[str, FakePhone] = {}
         self.media: dict[str, tuple[str, str, bytes]] = {}  # id -> (filename, mime type, bytes)
         self.failures: dict[str, list[int]] = {}
-        # Approved templates: name -> (language, quick-reply button titles).
-        self.templates: dict[str, tuple[str, list[str]]] = {"suratbot_pemberitahuan": ("id", ["Buka"])}
+        # Approved templates: name -> (language, number of body parameters, quick-reply button titles).
+        self.templates: dict[str, tuple[str, int, list[str]]] = {"suratbot_pemberitahuan": ("id", 2, ["Buka"])}
         # Phones that have not written for 24 hours: a free-form message to them is taken (200) and then fails
         # with 131047 in a status webhook, as Meta does; they leave this set when they write.
         self.window_closed: set[str] = set()
@@ -207,12 +208,14 @@ class FakeGraphApi:
                 if c.get("type") == "body"
                 for p in c.get("parameters", [])
             ]
+            if len(texts) != approved[1]:
+                raise ValueError(f"(#132000) expected {approved[1]} body parameters, got {len(texts)}")
             if any("\n" in t or "\t" in t or "     " in t or not t for t in texts):
                 raise ValueError("template parameters: no newlines, tabs, 5 spaces in a row, or empty text")
             buttons = []
             for c in template.get("components", []):
                 if c.get("type") == "button":
-                    title = approved[1][int(c.get("index", 0))]
+                    title = approved[2][int(c.get("index", 0))]
                     payload = str(c["parameters"][0]["payload"])
                     if c.get("sub_type") != "quick_reply" or not payload:
                         raise ValueError("quick reply buttons carry a payload")
@@ -240,8 +243,11 @@ class FakeGraphApi:
                     raise ValueError("list button text longer than 20 characters")
             elif interactive["type"] == "cta_url":
                 parameters = action["parameters"]
-                if action.get("name") != "cta_url" or not str(parameters["url"]).startswith(("http://", "https://")):
-                    raise ValueError("cta_url: a name and an http(s) url")
+                url = urlsplit(str(parameters["url"]))
+                # Meta wants https; this machine's own address is let through for the demo and the tests.
+                local = url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost")
+                if action.get("name") != "cta_url" or not (url.scheme == "https" or local):
+                    raise ValueError("cta_url: a name and an https url")
                 if len(parameters["display_text"]) > 20:
                     raise ValueError("cta_url display_text longer than 20 characters")
                 buttons = [(str(parameters["url"]), str(parameters["display_text"]))]

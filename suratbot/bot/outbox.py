@@ -25,6 +25,7 @@ from suratbot.handlers.types import Reply
 from suratbot.services.identity import UNBOUND
 from suratbot.services.notices import tell_admins_undelivered
 from suratbot.services.office import Office
+from suratbot.services.signing_links import page_reachable
 from suratbot.storage.models import ChannelBinding, Letter, OutboxMessage, Staff
 
 log = logging.getLogger(__name__)
@@ -45,26 +46,42 @@ class RetryLater(Exception):
 
 
 WHATSAPP_WINDOW = timedelta(hours=24)  # WhatsApp takes a free-form message only within 24 h of the person's last
+CAN_DELETE = frozenset({"telegram"})  # channels where the bot can delete a person's message (a passphrase)
 OUTSIDE_WINDOW = "outside_window"  # platform_status of a row WhatsApp refused for that (131047): send the template
 
 
-def window_open(binding: ChannelBinding, now: datetime) -> bool:
-    """Whether a free-form message reaches this chat now (always, except on WhatsApp after 24 quiet hours)."""
+def window_open(binding: ChannelBinding, now: datetime, refused_at: datetime | None = None) -> bool:
+    """Whether a free-form message reaches this chat now: always, except on WhatsApp after 24 quiet hours, or
+    when WhatsApp refused this message for that (`refused_at`) and the person has not written since."""
     if binding.channel != "whatsapp":
         return True
-    return binding.last_seen_at is not None and now - binding.last_seen_at < WHATSAPP_WINDOW
+    if binding.last_seen_at is None or now - binding.last_seen_at >= WHATSAPP_WINDOW:
+        return False
+    return refused_at is None or binding.last_seen_at > refused_at
 
 
-def _pick(bindings: list[ChannelBinding], preferred: str | None, now: datetime) -> ChannelBinding | None:
+def _pick(
+    bindings: list[ChannelBinding],
+    preferred: str | None,
+    now: datetime,
+    *,
+    sign_in_chat: bool = False,
+    refused_at: datetime | None = None,
+) -> ChannelBinding | None:
     """The binding a notification goes by: the channel the person chose (/saluran), else the one they used last,
-    leaving WhatsApp for another channel once its 24-hour window has closed (if they have none, WhatsApp still:
-    as the template)."""
+    leaving WhatsApp for another channel while its 24-hour window is closed (if they have none, WhatsApp still:
+    as the template). `sign_in_chat`: a task to sign while the signing page cannot be reached from a phone goes
+    where a passphrase typed in the chat can be deleted (Telegram), if they have it."""
     if not bindings:
         return None
+    if sign_in_chat:
+        deletable = [b for b in bindings if b.channel in CAN_DELETE]
+        if deletable:
+            return deletable[-1]
     chosen = [b for b in bindings if b.channel == preferred]
     if chosen:
         return chosen[-1]
-    open_ = [b for b in bindings if window_open(b, now)]
+    open_ = [b for b in bindings if window_open(b, now, refused_at)]
     return (open_ or bindings)[-1]
 
 
@@ -263,9 +280,17 @@ class OutboxSender:
             preferred = dict(
                 (await session.execute(select(Staff.id, Staff.preferred_channel).where(Staff.id.in_(recipients)))).all()
             )
+            page = page_reachable(self.office)
             claimed = []
             for row in rows:
-                binding = _pick(where.get(row.recipient_id, []), preferred.get(row.recipient_id), now)
+                refused_at = row.sent_at if row.platform_status == OUTSIDE_WINDOW else None
+                binding = _pick(
+                    where.get(row.recipient_id, []),
+                    preferred.get(row.recipient_id),
+                    now,
+                    sign_in_chat=not page and "tandatangani" in (row.actions or []),
+                    refused_at=refused_at,
+                )
                 if binding is None:
                     row.status = UNBOUND  # sent when they bind (identity.bind puts it back in line)
                     continue
@@ -273,7 +298,7 @@ class OutboxSender:
                 row.channel = binding.channel
                 row.next_attempt_at = now + LEASE
                 row.external_id = lease
-                outside = not window_open(binding, now) or row.platform_status == OUTSIDE_WINDOW
+                outside = not window_open(binding, now, refused_at)
                 claimed.append(_Claim(row.id, binding.channel, binding.address, lease, claimed_at, outside))
             return claimed
 
@@ -333,13 +358,15 @@ class OutboxSender:
             await self._after(row_id, attempts + 1, "pending", now + timedelta(seconds=max(wait.seconds, 1)), str(wait))
             return
         except Undeliverable as exc:
-            await self._after(row_id, attempts + 1, "failed", now, str(exc))
+            await self._after(row_id, attempts + 1, "failed", now, str(exc),
+                              report="ditolak oleh aplikasinya (bot diblokir, akun tidak ada, atau sejenisnya)")  # fmt: skip
             return
         except Exception as exc:  # anything else: back off, and give up after MAX_ATTEMPTS
             log.warning("outbox: row %s to %s failed: %s", row_id, channel_name, type(exc).__name__)
             status = "failed" if attempts + 1 >= MAX_ATTEMPTS else "pending"
             backoff = timedelta(seconds=min(2 ** (attempts + 1), 300))
-            await self._after(row_id, attempts + 1, status, now + backoff, type(exc).__name__)
+            report = f"gagal {attempts + 1} kali berturut-turut" if status == "failed" else None
+            await self._after(row_id, attempts + 1, status, now + backoff, type(exc).__name__, report=report)
             return
         async with self.office.uow() as uow:
             await uow.session.execute(
@@ -354,18 +381,20 @@ class OutboxSender:
         if row.letter_id is not None and row.actions:
             await self._retire_stale_buttons(row.letter_id)
 
-    async def _after(self, row_id: int, attempts: int, status: str, next_at: datetime, error: str) -> None:
+    async def _after(
+        self, row_id: int, attempts: int, status: str, next_at: datetime, error: str, *, report: str | None = None
+    ) -> None:
+        """The row's new status; `report`: it failed for good, and the admins hear why (in Indonesian) so that
+        someone can tell the person another way."""
         async with self.office.uow() as uow:
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row_id)
                 .values(status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:500])
             )
-            if status == "failed":  # for good: an admin can still tell the person another way
+            if report is not None:
                 row = await uow.session.get_one(OutboxMessage, row_id)
-                await tell_admins_undelivered(
-                    uow.session, row, row.channel, f"gagal setelah {attempts} kali mencoba ({error[:120]})", next_at
-                )
+                await tell_admins_undelivered(uow.session, row, row.channel, report, self.office.now())
 
     async def _retire_stale_buttons(self, letter_id: str) -> None:
         """Earlier task messages of this letter whose step is over lose their buttons."""

@@ -7,6 +7,8 @@ import asyncio
 import html
 import io
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -67,12 +69,25 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(document, status_code=status, headers=HEADERS)
 
 
+LINK_REFUSALS = {
+    "tautan_tidak_dikenal": 404,
+    "tautan_kedaluwarsa": 410,
+    "tautan_terpakai": 410,
+    "surat_berubah": 409,
+    "tautan_diproses": 409,
+}
+
+
 def _refused(refusal: Refusal, first: str | None = None) -> HTMLResponse:
-    """The link no longer leads to a signature (and, first, what went wrong just before, if anything)."""
-    status = {"tautan_tidak_dikenal": 404, "tautan_kedaluwarsa": 410, "tautan_terpakai": 410}.get(refusal.code, 409)
+    """The link does not lead to a signature now (and, first, what went wrong just before, if anything); or the
+    signature could not be made for a reason that is not the link's (no key, the signing service down)."""
     lead = f'<p class="card error" role="alert" id="galat">{html.escape(first)}</p>' if first else ""
-    body = f'<h1>Tautan tidak berlaku</h1>{lead}<p class="card error" id="alasan">{html.escape(refusal.message)}</p>'
-    return _page("Tautan tidak berlaku", body, status)
+    reason = f'<p class="card error" id="alasan">{html.escape(refusal.message)}</p>'
+    if refusal.code in LINK_REFUSALS:
+        return _page(
+            "Tautan tidak berlaku", f"<h1>Tautan tidak berlaku</h1>{lead}{reason}", LINK_REFUSALS[refusal.code]
+        )
+    return _page("Belum ditandatangani", f"<h1>Belum ditandatangani</h1>{lead}{reason}", 409)
 
 
 def _letter_card(office: Office, page: SigningPage, token: str) -> str:
@@ -132,7 +147,7 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
         secret = (fields.get("passphrase") or [""])[0]
         del body, fields
         if not secret:
-            return await _again(token, "Isi passphrase dahulu.")
+            return await _again(token, "Isi passphrase dahulu.", status=400)
         try:
             letter = await signing_links.sign(office, token, secret)
         except Refusal as refusal:
@@ -145,6 +160,13 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
                 )
                 return _page("Belum ditandatangani", body_html, 403)
             return _refused(refusal)
+        except Exception:  # ours, not theirs: the link was given back; never a traceback to the browser
+            log.exception("signing page: the signature failed")
+            body_html = (
+                '<h1>Belum ditandatangani</h1><p class="card error" role="alert" id="galat">Terjadi gangguan saat '
+                "menandatangani; surat belum ditandatangani. Coba lagi sebentar lagi dengan tautan yang sama.</p>"
+            )
+            return _page("Belum ditandatangani", body_html, 503)
         finally:
             del secret
         after_signing()
@@ -170,8 +192,7 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
         page = await _live(request)
         if isinstance(page, Response):
             return page
-        data = await asyncio.to_thread(office.files.get, page.letter.current_version)
-        png = await asyncio.to_thread(_first_page_png, data)
+        png = await _preview(office, page.letter.current_version)
         return Response(png, media_type="image/png", headers=HEADERS)
 
     async def pdf(request: Request) -> Response:
@@ -179,7 +200,10 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
         if isinstance(page, Response):
             return page
         data = await asyncio.to_thread(office.files.get, page.letter.current_version)
-        headers = HEADERS | {"Content-Disposition": 'inline; filename="surat.pdf"'}
+        # No CSP here: Chromium's PDF viewer shows a blank page under `default-src 'none'`.
+        headers = {k: v for k, v in HEADERS.items() if k != "Content-Security-Policy"}
+        headers["Content-Disposition"] = 'inline; filename="surat.pdf"'
+        headers["Content-Security-Policy"] = "frame-ancestors https://web.telegram.org"
         return Response(data, media_type="application/pdf", headers=headers)
 
     async def _live(request: Request) -> SigningPage | Response:
@@ -200,7 +224,28 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
     ]
 
 
+_pdfium = threading.Lock()  # PDFium is not thread-safe, not even across documents: one rendering at a time
+_previews: OrderedDict[str, bytes] = OrderedDict()  # by the file's SHA-256: a version never changes
+PREVIEWS_KEPT = 16
+
+
+async def _preview(office: Office, version: str) -> bytes:
+    png = _previews.get(version)
+    if png is None:
+        data = await asyncio.to_thread(office.files.get, version)
+        png = await asyncio.to_thread(_first_page_png, data)
+        _previews[version] = png
+        while len(_previews) > PREVIEWS_KEPT:
+            _previews.popitem(last=False)
+    return png
+
+
 def _first_page_png(data: bytes) -> bytes:
+    with _pdfium:
+        return _render(data)
+
+
+def _render(data: bytes) -> bytes:
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(data)

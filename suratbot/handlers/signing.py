@@ -14,7 +14,7 @@ from suratbot.services.signature import sign_letter
 from suratbot.storage.models import PendingPrompt, Staff
 from suratbot.workflow.machine import Refusal
 
-PASSPHRASE = "passphrase"  # prompt: the signer's passphrase (never stored: the prompt holds only the letter)
+PASSPHRASE = signing_links.PASSPHRASE_PROMPT  # prompt: the passphrase (never stored: the prompt holds the letter)
 PASSPHRASE_TTL_MINUTES = 5
 
 
@@ -61,6 +61,11 @@ async def page_link(office: Office, staff: Staff, letter_id: str | None, state: 
         letter = await buttons.turn(office, letter_id, state, staff, "tandatangani")
     except Refusal as refusal:
         return refused(refusal, button=True)
+    if not signing_links.page_reachable(office):  # no https address set up: a link a phone cannot open
+        return Response.say(
+            "Halaman tanda tangan belum bisa dibuka dari ponsel (alamat bot belum https; hubungi admin). "
+            "Tandatangani surat ini dari Telegram. Jangan ketik passphrase di obrolan ini."
+        )
     url = await signing_links.issue(office, staff, letter)
     minutes = int(signing_links.LIFETIME.total_seconds() // 60)
     text = (

@@ -94,7 +94,7 @@ async def missed(office: Office, staff: Staff, row_id: str | None) -> Response:
     """A WhatsApp template's quick reply: the notification it stood for, now that the person has written (their
     window is open), with its PDF and buttons; if the letter has moved on since, where it stands now."""
     row = None
-    if row_id and row_id.isdigit():
+    if row_id and row_id.isdigit() and len(row_id) <= 18:  # a forged huge number is no row (nor an overflow)
         async with office.reading() as uow:
             row = await uow.session.get(OutboxMessage, int(row_id))
             letter = await uow.session.get(Letter, row.letter_id) if row is not None and row.letter_id else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -165,28 +165,45 @@ def plain_notice(recipient: Staff, kind: str, text: str, *, attachment: str | No
 UNDELIVERED = "gagal_kirim"  # an admin told that a notification could not be delivered
 
 
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
+UNDELIVERED_QUIET = timedelta(hours=24)  # the admins hear of one person's failing chat once a day
+
+
 async def tell_admins_undelivered(
     session: AsyncSession, row: OutboxMessage, channel: str | None, reason: str, now: datetime
 ) -> None:
-    """A notification failed for good: every active admin hears of it (in the caller's transaction), so that
-    someone can tell the person another way. Never about such a report itself (no loop)."""
+    """A notification failed for good: the active admins (but not its own recipient) hear of it, in the caller's
+    transaction, so that someone can tell the person another way; once a day per person (a blocked bot fails
+    every notification), and never about such a report itself."""
     if row.kind == UNDELIVERED:
         return
     recipient = await session.get(Staff, row.recipient_id)
+    who = f"{recipient.nama} ({recipient.jabatan})" if recipient is not None else "seseorang"
+    told = await session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.kind == UNDELIVERED,
+            OutboxMessage.created_at >= now - UNDELIVERED_QUIET,
+            OutboxMessage.text.contains(f"untuk {who} tidak terkirim"),
+        )
+        .limit(1)
+    )
+    if told is not None:
+        return
     admins = (
         await session.scalars(
             select(Staff)
             .join(StaffRole, StaffRole.staff_id == Staff.id)
-            .where(StaffRole.role == "admin", Staff.active.is_(True))
+            .where(StaffRole.role == "admin", Staff.active.is_(True), Staff.id != row.recipient_id)
             .order_by(Staff.id)
             .distinct()
         )
     ).all()
-    who = f"{recipient.nama} ({recipient.jabatan})" if recipient is not None else "seseorang"
     first_line = (row.text or "").split("\n", 1)[0][:200]
     text = (
-        f"\u26a0\ufe0f Pemberitahuan untuk {who} tidak terkirim lewat {channel or 'chat'}: {reason}.\n"
-        f"Isinya: {first_line}\nMohon sampaikan dengan cara lain."
+        f"\u26a0\ufe0f Pemberitahuan untuk {who} tidak terkirim lewat {CHANNEL_NAMES.get(channel or '', 'chat')}: "
+        f"{reason}.\nIsinya: {first_line}\nMohon sampaikan dengan cara lain. (Pemberitahuan lain yang gagal untuk "
+        "orang yang sama hari ini tidak dilaporkan lagi.)"
     )
     for admin in admins:
         session.add(outbox_row(Notice(admin.id, UNDELIVERED, text), row.letter_id, now))

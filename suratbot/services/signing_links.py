@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, update
 
@@ -14,23 +15,35 @@ from suratbot.services import letters
 from suratbot.services.notices import SIGNED, Notice, outbox_row
 from suratbot.services.office import Office
 from suratbot.services.signature import sign_letter
-from suratbot.storage.models import Letter, SigningLink, Staff
+from suratbot.storage.models import Letter, PendingPrompt, SigningLink, Staff
 from suratbot.workflow.machine import Actor, Refusal, decide
 
 LIFETIME = timedelta(minutes=5)
+PASSPHRASE_PROMPT = "passphrase"  # the chat's own prompt for it (handlers.signing.PASSPHRASE)
 PATH = "/tandatangan/"
 
 UNKNOWN = Refusal("tautan_tidak_dikenal", "Tautan tanda tangan ini tidak dikenal. Minta tautan baru dari bot.")
 EXPIRED = Refusal(
     "tautan_kedaluwarsa",
-    "Tautan tanda tangan ini sudah kedaluwarsa (berlaku 5 menit). Tekan Tandatangani lagi di obrolan bot untuk "
-    "mendapat tautan baru.",
+    f"Tautan tanda tangan ini sudah kedaluwarsa (berlaku {int(LIFETIME.total_seconds() // 60)} menit). Tekan "
+    "Tandatangani lagi di obrolan bot untuk mendapat tautan baru.",
 )
 USED = Refusal("tautan_terpakai", "Tautan tanda tangan ini sudah dipakai. Satu tautan hanya untuk satu kali.")
+BUSY = Refusal(
+    "tautan_diproses",
+    "Tanda tangan dengan tautan ini sedang diproses. Muat ulang halaman ini sebentar lagi untuk melihat hasilnya.",
+)
 CHANGED = Refusal(
     "surat_berubah",
     "Surat ini sudah berubah atau berpindah tahap sejak tautan dibuat, jadi tautan ini tidak berlaku lagi.",
 )
+
+
+def page_reachable(office: Office) -> bool:
+    """Whether a phone can open the signing page: the office's public address is https (as WhatsApp's link
+    buttons and Telegram's Web Apps need), or this machine itself (the demo and the tests)."""
+    url = urlsplit(office.public_url)
+    return url.scheme == "https" or (url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def _digest(token: str) -> str:
@@ -81,11 +94,14 @@ async def open_page(office: Office, token: str, *, now: datetime | None = None) 
         link = await session.get(SigningLink, _digest(token)) if token else None
         if link is None:
             raise UNKNOWN
+        letter = await session.get(Letter, link.letter_id)
         if link.used_at is not None:
+            # Spent, or taken this very moment by another submit of the same form (a double tap).
+            if letter is not None and letter.state == link.expected_state and link.expires_at > now:
+                raise BUSY
             raise USED
         if link.expires_at <= now:
             raise EXPIRED
-        letter = await session.get(Letter, link.letter_id)
         signer = await letters.load_actor(session, link.staff_id)
         if letter is None or letter.current_version != link.letter_version or letter.state != link.expected_state:
             raise CHANGED
@@ -120,9 +136,12 @@ async def sign(office: Office, token: str, passphrase: str, *, now: datetime | N
         letter = await sign_letter(
             office, page.letter.id, page.signer.id, passphrase, expected_state=page.letter.state, now=now
         )
-    except Refusal as refusal:
-        if refusal.code == "kata_sandi_salah" and "dikunci" not in refusal.message:
-            async with office.uow() as uow:  # a typo: the same link may be used again (until it expires)
+    except BaseException as failure:
+        locked = isinstance(failure, Refusal) and (
+            failure.code == "tte_terkunci" or (failure.code == "kata_sandi_salah" and "dikunci" in failure.message)
+        )
+        if not locked:  # a typo, or a failure of ours (the signing service down...): the link may be used again
+            async with office.uow() as uow:
                 await uow.session.execute(
                     update(SigningLink)
                     .where(and_(SigningLink.token_sha256 == digest, SigningLink.used_at == now))
@@ -131,6 +150,7 @@ async def sign(office: Office, token: str, passphrase: str, *, now: datetime | N
         raise
     finally:
         del passphrase
+    await _close_chat_prompt(office, page.signer.id, letter.id)
     async with office.uow() as uow:
         text = (
             f"\u2705 Surat Nomor {letter.nomor} sudah Anda tandatangani secara elektronik lewat halaman tanda "
@@ -140,3 +160,16 @@ async def sign(office: Office, token: str, passphrase: str, *, now: datetime | N
             outbox_row(Notice(page.signer.id, SIGNED, text, attachment_sha256=letter.current_version), letter.id, now)
         )
     return letter
+
+
+async def _close_chat_prompt(office: Office, staff_id: int, letter_id: str) -> None:
+    """Signed on the page: a passphrase prompt for the same letter in the chat (Telegram) is over, so the next
+    text there is read as what it is."""
+    async with office.uow() as uow:
+        await uow.session.execute(
+            delete(PendingPrompt).where(
+                PendingPrompt.staff_id == staff_id,
+                PendingPrompt.kind == PASSPHRASE_PROMPT,
+                PendingPrompt.letter_id == letter_id,
+            )
+        )

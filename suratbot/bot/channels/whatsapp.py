@@ -54,6 +54,7 @@ KEEP_WAMIDS = timedelta(days=14)
 PRUNE_EVERY = 1000
 STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 PAIR_RATE_LIMIT = 131056  # too many messages to one person: back off
+UNKNOWN_OBJECT = 100  # "Unsupported get request": no such phone number id (for this token)
 AUTH_ERRORS = frozenset({190})  # the access token expired or was revoked
 RATE_LIMITS = frozenset({4, 80007, 130429, 131048})  # the app's or the number's limits: wait a minute
 WINDOW_CLOSED = 131047  # more than 24 hours since the person last wrote: only a template reaches them
@@ -104,14 +105,15 @@ class WhatsAppChannel:
         if response.status_code == 200:
             return
         code = _error_code(response)
-        if code in AUTH_ERRORS or response.status_code in (401, 403):
+        if code in AUTH_ERRORS or response.status_code == 401:
             raise WhatsAppRefused("WhatsApp menolak WHATSAPP_ACCESS_TOKEN: periksa token akses di Meta for Developers.")
-        if response.status_code < 500:
+        if code == UNKNOWN_OBJECT:
             raise WhatsAppRefused(
-                f"WhatsApp tidak mengenal WHATSAPP_PHONE_NUMBER_ID (kode {code}): periksa ID nomor telepon di "
-                "Meta for Developers."
+                "WhatsApp tidak mengenal WHATSAPP_PHONE_NUMBER_ID: periksa ID nomor telepon di Meta for Developers."
             )
-        log.warning("whatsapp: the Graph API answered %s at start", response.status_code)
+        # A rate limit, a permission this token lacks for reading the number, Meta having a bad minute: the
+        # messages will tell; the start goes on.
+        log.warning("whatsapp: the Graph API answered %s (code %s) at start", response.status_code, code)
 
     async def close(self) -> None:
         if self._tasks:  # webhooks being handled finish, but a stop never waits more than 10 s for them
@@ -312,7 +314,7 @@ class WhatsAppChannel:
             )
             if moved.rowcount and values.get("status") == "failed":  # type: ignore[attr-defined]
                 await tell_admins_undelivered(
-                    uow.session, row, NAME, f"WhatsApp menolaknya (kode {code})", self.office.now()
+                    uow.session, row, NAME, f"WhatsApp tidak dapat mengantarkannya (kode {code})", self.office.now()
                 )
 
     # --- outbound -----------------------------------------------------------------------------------------------

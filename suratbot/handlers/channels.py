@@ -22,9 +22,13 @@ async def choose(office: Office, staff: Staff, args: str) -> Response:
         current = await uow.session.scalar(select(Staff.preferred_channel).where(Staff.id == staff.id))
     usable = ", ".join(NAMES.get(c, c) for c in sorted(bound))
     if not wanted:
-        now = f"selalu lewat {NAMES.get(current, current)}" if current else "lewat saluran yang terakhir Anda pakai"
+        how = (
+            f"selalu dikirim lewat {NAMES.get(current, current)}"
+            if current
+            else "dikirim lewat saluran yang terakhir Anda pakai"
+        )
         return Response.say(
-            f"Pemberitahuan surat dikirim {now}. Akun Anda terhubung di: {usable}.\n"
+            f"Pemberitahuan surat {how}. Akun Anda terhubung di: {usable}.\n"
             "Ubah dengan /saluran telegram, /saluran whatsapp, atau /saluran otomatis."
         )
     if wanted in AUTOMATIC:

@@ -33,6 +33,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/signing_bench.py
 	$(BIN)/python bench/telegram_bench.py
 	$(BIN)/python bench/reminders_bench.py
+	$(BIN)/python bench/web_bench.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     sop_file: Path | None = None
     public_url: str = "http://localhost:8080"
     web_port: int = 8080
+    # Proxies whose X-Forwarded-For is believed (the client address the upload limit counts): a reverse proxy
+    # in front of the web app; "*" trusts anyone, so only where nothing else can reach the port.
+    forwarded_allow_ips: str = "127.0.0.1"
     web_host: str = "0.0.0.0"
 
     telegram_bot_token: SecretStr | None = None

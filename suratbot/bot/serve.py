@@ -120,6 +120,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
                 log_level="warning",
                 lifespan="off",
                 access_log=False,  # a signing link's path is a secret: no request lines in the log
+                proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
             )
         )
         server_task = asyncio.create_task(server.serve())

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from suratbot.bot.pages import HEADERS, page
 from suratbot.services import signing_links
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
@@ -27,46 +28,9 @@ log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 4096  # a passphrase and nothing else
 PREVIEW_SCALE = 1.4  # ~830 px wide for an A4 page: sharp on a phone, ~100 KB
 
-# No script at all; styles only from our own stylesheet; the form posts only here; shown inside Telegram's web
-# client (a frame on web.telegram.org) and nowhere else.
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; base-uri 'none'; "
-        "frame-ancestors https://web.telegram.org"
-    ),
-    "Referrer-Policy": "no-referrer",  # the link is a secret: it never leaves in a Referer header
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
-STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f3f4f6;color:#111827}
-main{max-width:40rem;margin:0 auto;padding:1rem}
-h1{font-size:1.25rem;margin:.5rem 0 1rem}
-.card{background:#fff;border-radius:.75rem;padding:1rem;margin-bottom:1rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
-dl{margin:0}dt{font-size:.8rem;color:#6b7280;margin-top:.6rem}dd{margin:0;word-break:break-word}
-code{font-size:.8rem;word-break:break-all}
-img{width:100%;height:auto;border:1px solid #e5e7eb;border-radius:.25rem}
-label{display:block;font-weight:600;margin-bottom:.4rem}
-input[type=password]{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.7rem;border:1px solid #9ca3af;
-border-radius:.5rem}
-button{margin-top:.8rem;width:100%;font-size:1.1rem;padding:.8rem;border:0;border-radius:.5rem;background:#065f46;
-color:#fff}
-.error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca}
-.ok{background:#ecfdf5;color:#065f46;border:1px solid #a7f3d0}
-small{color:#6b7280}
-"""
-
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    document = (
-        '<!doctype html><html lang="id"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="robots" content="noindex">'
-        f'<title>{html.escape(title)}</title><link rel="stylesheet" href="/static/halaman.css"></head>'
-        f"<body><main>{body}</main></body></html>"
-    )
-    return HTMLResponse(document, status_code=status, headers=HEADERS)
+    return page(title, body, status, telegram_frame=True)
 
 
 LINK_REFUSALS = {
@@ -203,7 +167,7 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
         # No CSP here: Chromium's PDF viewer shows a blank page under `default-src 'none'`.
         headers = {k: v for k, v in HEADERS.items() if k != "Content-Security-Policy"}
         headers["Content-Disposition"] = 'inline; filename="surat.pdf"'
-        headers["Content-Security-Policy"] = "frame-ancestors https://web.telegram.org"
+        headers["Content-Security-Policy"] = "frame-ancestors 'none'"
         return Response(data, media_type="application/pdf", headers=headers)
 
     async def _live(request: Request) -> SigningPage | Response:
@@ -212,15 +176,10 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
         except Refusal as refusal:
             return _refused(refusal)
 
-    async def stylesheet(request: Request) -> Response:
-        return Response(STYLE, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
-
     return [
         Route(signing_links.PATH + "{token}", show, methods=["GET", "POST"]),
         Route(signing_links.PATH + "{token}/pratinjau.png", preview),
         Route(signing_links.PATH + "{token}/surat.pdf", pdf),
-        Route("/static/halaman.css", stylesheet),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
     ]
 
 

@@ -1,5 +1,5 @@
-"""The project's web app (Starlette): health check, the Telegram and WhatsApp webhooks, the signing page (the QR
-page and dashboard come later)."""
+"""The project's web app (Starlette): health check, the Telegram and WhatsApp webhooks, the signing page, the
+page a letter's QR code opens, and the office dashboard; Indonesian error pages, never a stack trace."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
 
+from suratbot.bot import dashboard_page, pages, verify_page
 from suratbot.bot.app import Bot
 from suratbot.bot.signing_page import routes as signing_routes
 
@@ -82,5 +83,10 @@ def web_app(bot: Bot) -> Starlette:
             Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
             Route("/webhooks/whatsapp", whatsapp_webhook, methods=["GET", "POST"]),
             *signing_routes(bot.office, bot.wake_outbox),
-        ]
+            *verify_page.routes(bot.office),
+            *dashboard_page.routes(bot.office),
+            Route("/static/halaman.css", pages.stylesheet),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
+        ],
+        exception_handlers={404: pages.not_found, 405: pages.not_allowed, 500: pages.server_error},
     )

@@ -1,11 +1,12 @@
-"""`/laporan [YYYY-MM]`: the month's compliance chart (a picture) and the register with its tables (XLSX)."""
+"""`/laporan [YYYY-MM]`: the month's compliance chart (a picture) and the register with its tables (XLSX); and
+`/dasbor`: a login link to the office dashboard."""
 
 from __future__ import annotations
 
 import asyncio
 
-from suratbot.handlers.types import Document, Reply, Response
-from suratbot.services import reports
+from suratbot.handlers.types import Button, Document, Reply, Response
+from suratbot.services import reports, web_sessions
 from suratbot.services.office import Office
 from suratbot.storage.models import Staff
 
@@ -36,3 +37,17 @@ async def monthly(office: Office, staff: Staff, args: str) -> Response:
         )
     )
     return Response(replies)
+
+
+async def dashboard_link(office: Office, staff: Staff) -> Response:
+    """/dasbor: a one-time login link to the office dashboard (Sekretaris, Kepala Dinas, admins)."""
+    if not web_sessions.may_see_dashboard(staff):
+        return Response.say(web_sessions.NOT_ALLOWED.message)
+    url = await web_sessions.issue_link(office, staff)
+    minutes = int(web_sessions.LINK_LIFETIME.total_seconds() // 60)
+    text = (
+        f"Tautan masuk ke dasbor kantor (berlaku {minutes} menit, sekali pakai; jangan diteruskan ke orang lain):\n"
+        f"{url}\nBuka di peramban, mis. di layar besar ruang rapat. Dasbor memperbarui diri tiap 30 detik."
+    )
+    buttons = [[Button("Buka dasbor", url=url)]] if url.startswith("https://") else []
+    return Response([Reply(text, buttons=buttons)])

@@ -36,6 +36,7 @@ COMMANDS = {
     "plh": "Tunjuk Plh selama Anda tidak ada: /plh <nama> <sampai tanggal>",
     "laporan": "Laporan bulanan: /laporan [YYYY-MM]",
     "saluran": "Ke mana pemberitahuan dikirim: /saluran telegram|whatsapp|otomatis",
+    "dasbor": "Tautan masuk ke dasbor kantor (pimpinan dan admin)",
     "bantuan": "Bantuan",
     "batal": "Batalkan pertanyaan yang sedang ditunggu",
 }
@@ -141,6 +142,8 @@ async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await verifying.ask(office, staff)
     if command == "laporan":
         return await reporting.monthly(office, staff, inbound.args or "")
+    if command == "dasbor":
+        return await reporting.dashboard_link(office, staff)
     if command == "saluran":
         return await channels.choose(office, staff, inbound.args or "")
     if command in ("plh", "plt"):

@@ -50,7 +50,7 @@ async def ask_passphrase(office: Office, staff: Staff, letter_id: str | None, st
     rows: list[list[Button]] = []
     if office.public_url.startswith("https://"):
         url = await signing_links.issue(office, staff, letter)
-        rows = [[Button(PAGE_BUTTON, url=url)]]
+        rows = [[Button(PAGE_BUTTON, url=url, web_app=True)]]
         text += "\nAtau ketik passphrase di halaman tanda tangan (tombol di bawah), tanpa lewat obrolan."
     return Response([Reply(text, buttons=rows)], answer="Ketik passphrase")
 

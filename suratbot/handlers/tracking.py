@@ -183,6 +183,7 @@ def help_text(office: Office, staff: Staff) -> Response:
         "/plh <nama atau NIP> <sampai tanggal> \u2014 tunjuk pengganti (Plh) selama Anda tidak ada",
         "/laporan [YYYY-MM] \u2014 laporan bulanan: grafik kepatuhan dan buku agenda (pimpinan, pengelola, admin)",
         "/saluran [telegram|whatsapp|otomatis] \u2014 ke mana pemberitahuan dikirim",
+        "/dasbor \u2014 tautan masuk ke dasbor kantor di peramban (pimpinan dan admin)",
         "/batal \u2014 batalkan pertanyaan yang sedang ditunggu bot",
     ]
     return Response.say("\n".join(lines))

@@ -65,6 +65,7 @@ class Button:
     label: str
     data: str = ""
     url: str | None = None
+    web_app: bool = False  # Telegram: open the page inside Telegram (a Web App; https only) instead of a browser
 
     def __post_init__(self) -> None:
         if (self.url is None) == (not self.data):

@@ -47,7 +47,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         match = re.fullmatch(r"(\d{4})-(\d{1,2})", text.strip())
-        if match is None or not 1 <= int(match[2]) <= 12:
+        if match is None or not 1 <= int(match[2]) <= 12 or not 1900 <= int(match[1]) <= 9998:
             raise Refusal("bulan_salah", f"Bulan {text!r} tidak dikenali. Tulis seperti 2026-11.")
         return cls(int(match[1]), int(match[2]))
 
@@ -354,10 +354,18 @@ def report_xlsx(report: MonthlyReport) -> bytes:
 
 
 def _register_values(i: int, row: RegisterRow, *, as_date: bool = False) -> list[object]:
-    return [
+    values: list[object] = [
         i, row.nomor, row.letter_date if as_date else row.letter_date.strftime("%d-%m-%Y"), row.perihal,
         row.tujuan, row.sifat, row.urgensi, row.klasifikasi, row.signer, row.route, row.sent_at, row.status,
     ]  # fmt: skip
+    return [_not_a_formula(v) for v in values]
+
+
+def _not_a_formula(value: object) -> object:
+    """A text a spreadsheet would run as a formula (=, +, -, @ first) is kept as text (a lone "-" is no formula)."""
+    if isinstance(value, str) and len(value) > 1 and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def summary_text(report: MonthlyReport) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 
@@ -30,9 +31,12 @@ class LetterVerification:
 
 
 async def verify_letter(office: Office, pdf: bytes) -> LetterVerification:
+    """The PDF checked against this office's letters. The signature check (parsing and hashing up to 20 MB)
+    runs in a thread with its own event loop, so the bot's loop keeps answering meanwhile."""
     digest = hashlib.sha256(pdf).hexdigest()
-    verification = await verify_pdf(pdf, trust_roots(office))
-    async with office.uow() as uow:
+    roots = trust_roots(office)
+    verification = await asyncio.to_thread(lambda: asyncio.run(verify_pdf(pdf, roots)))
+    async with office.reading() as uow:
         row = (
             await uow.session.execute(
                 select(

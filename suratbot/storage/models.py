@@ -312,6 +312,20 @@ class SigningLink(Base):
     used_at: Mapped[datetime | None]  # set while a passphrase is being tried, and for good once signed
 
 
+class WebToken(Base):
+    """A dashboard login: a one-time login link (`masuk`, 10 minutes) or the session it opens (`sesi`); only the
+    token's SHA-256 is kept."""
+
+    __tablename__ = "web_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]  # a login link: when it opened its session
+
+
 class NumberCounter(Base):
     """The last serial given in a numbering scope (a calendar year of the letter date)."""
 

@@ -236,10 +236,10 @@ async def _empty() -> bytes:
 
 
 def _inline_button(button: Button) -> InlineKeyboardButton:
-    """A callback button, or a page: a Web App (opened inside Telegram) where it is https, as Telegram requires,
-    else a plain link."""
+    """A callback button, or a page: a Web App (opened inside Telegram) where asked and https, as Telegram
+    requires, else a plain link."""
     if button.url is None:
         return InlineKeyboardButton(button.label, callback_data=button.data)
-    if button.url.startswith("https://"):
+    if button.web_app and button.url.startswith("https://"):
         return InlineKeyboardButton(button.label, web_app=WebAppInfo(button.url))
     return InlineKeyboardButton(button.label, url=button.url)

@@ -34,6 +34,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/telegram_bench.py
 	$(BIN)/python bench/reminders_bench.py
 	$(BIN)/python bench/web_bench.py
+	$(BIN)/python bench/word_bench.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

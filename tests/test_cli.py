@@ -391,7 +391,7 @@ def test_demo_runs_the_whole_sop(cli: Cli) -> None:
     for person in ("Rizki Ramadhan", "Lina Herlina", "Ir. Bambang Hermawan", "Yusuf Maulana", "Dr. H. Asep Suryana"):
         assert f"--- {person} (" in transcript
     assert "Tombol ini tidak berlaku lagi" in transcript  # an old Setujui button pressed again
-    assert "Berkas Word belum bisa diterima" in transcript
+    assert "Dokumen Word ini rusak" in transcript
     assert "Anda tidak berwenang melakukan aksi ini" in transcript  # someone of another unit
     assert "Kata sandi (passphrase) salah. Surat belum ditandatangani. Sisa percobaan: 2." in transcript
     assert "  SAH: dokumen ini surat yang ditandatangani kantor ini" in transcript

@@ -55,7 +55,7 @@ def test_demo_on_whatsapp_runs_the_whole_sop_and_signs_on_the_page(cli: Cli) -> 
     # The chats as on each phone: the refusals, the buttons pressed, no passphrase and no link token anywhere.
     chats = transcript.split("== Obrolan setiap orang", 1)[1]
     assert "Tombol ini tidak berlaku lagi" in chats
-    assert "Berkas Word belum bisa diterima" in chats
+    assert "Dokumen Word ini rusak" in chats
     assert "Anda tidak berwenang melakukan aksi ini" in chats
     for pressed in ("Setujui)", "Revisi)", "Beri Nomor)", "Tandatangani)", "Kirim)", "SRIKANDI)"):
         assert pressed in chats

@@ -121,7 +121,7 @@ async def test_strangers_forwarded_contacts_and_forged_buttons(office: Office) -
     assert junk.answer == "Tombol ini tidak dikenal."
     word = await drafter.upload(b"PK\x03\x04...", name="konsep.docx",
                                 media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")  # fmt: skip
-    assert "Word belum bisa" in word.replies[0].text
+    assert "Dokumen Word ini rusak" in word.replies[0].text
     damaged = await drafter.upload(b"%PDF-1.7 truncated", name="rusak.pdf")
     assert "rusak" in damaged.replies[0].text
 

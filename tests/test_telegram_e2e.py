@@ -72,7 +72,7 @@ async def test_the_whole_sop_on_telegram(harness: Harness) -> None:
     kasi.send_text("Mohon tambahkan jam dan tempat rapat.")
     back = await drafter.wait_for(lambda m: "Mohon tambahkan jam dan tempat rapat." in (m.text or m.caption or ""))
     drafter.press(back, "Unggah revisi")
-    await drafter.wait_for_text("Kirim berkas PDF revisinya")
+    await drafter.wait_for_text("Kirim berkas revisinya")
     drafter.send_document(example_letter("Undangan Rapat Koordinasi", "Camat", version=2), "undangan-v2.pdf")
     await drafter.wait_for_text("Revisi terkirim")
 
@@ -142,7 +142,7 @@ async def test_strangers_forged_buttons_and_wrong_files(harness: Harness) -> Non
         "konsep.docx",
         mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     )
-    await drafter.wait_for_text("Berkas Word belum bisa")
+    await drafter.wait_for_text("Dokumen Word ini rusak")
     drafter.send_document(b"%PDF-1.7 cut short", "rusak.pdf")
     await drafter.wait_for_text("rusak atau tidak lengkap")
     drafter.send_document(b"GIF89a", "gambar.gif", mime_type="image/gif")
@@ -317,3 +317,49 @@ async def test_telegram_offers_the_signing_page_as_a_web_app_when_the_bot_is_on_
     await kepala.wait_for(lambda m: m.document is not None and "ditandatangani" in (m.caption or ""))
     async with h.office.reading() as uow:
         assert (await uow.session.get_one(Letter, letter.id)).state == "pengiriman"
+
+
+async def test_a_word_concept_through_the_whole_sop_on_telegram(harness: Harness) -> None:
+    from suratbot.services.converter import soffice_path
+    from tests.conftest import postgres_required
+    from tests.word_docs import concept_docx, text_of_docx
+
+    if soffice_path() is None and not postgres_required():
+        pytest.skip("LibreOffice is not installed (make test installs it)")
+    h = harness
+    drafter = await member(h, "Analis Perizinan", 6001)
+    kasi = await member(h, "Kepala Seksi Perizinan Usaha", 6002)
+    kabid = await member(h, "Kepala Bidang Pelayanan Perizinan", 6003)
+    clerk = await member(h, "Pengelola Surat", 6004)
+    kepala = await member(h, "Kepala Dinas", 6005)
+    drafter.send_document(
+        concept_docx(), "undangan.docx",
+        mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document", caption=CAPTION,
+    )  # fmt: skip
+    await drafter.wait_for_text("Konsep Word", timeout=60)
+    summary = await drafter.wait_for(with_button("Kirim ke verifikator"))
+    drafter.press(summary, "Kirim ke verifikator")
+    task = await kasi.wait_for(with_button("Setujui"))
+    assert task.document is not None and task.document[1].startswith(b"%PDF")  # verifiers see the PDF
+    kasi.press(task, "Berkas Word")  # and the Word file is one tap away
+    sent = await kasi.wait_for(lambda m: m.document is not None and m.document[0].endswith(".docx"))
+    assert sent.document is not None and "${nomor}" in text_of_docx(sent.document[1])
+    kasi.press(task, "Setujui")
+    kabid.press(await kabid.wait_for(with_button("Setujui")), "Setujui")
+    number = await clerk.wait_for(with_button("Beri Nomor"))
+    clerk.press(number, "Beri Nomor")
+    proposal = await clerk.wait_for(lambda m: "Nomor berikutnya" in (m.text or ""))
+    clerk.press(proposal, "Beri Nomor (500.16)")
+    await clerk.wait_for_text("diberikan", timeout=60)
+    sign = await kepala.wait_for(with_button("Tandatangani"))
+    kepala.press(sign, "Tandatangani")
+    await kepala.wait_for_text("Ketik kata sandi")
+    kepala.send_text(PASSPHRASE)
+    signed = await kepala.wait_for(lambda m: m.document is not None and "ditandatangani" in (m.caption or ""))
+    assert signed.document is not None
+    result = await verify_letter(h.office, signed.document[1])
+    assert result.ok and result.nomor == "500.16/1/DPMPTSP/2026"
+    async with h.office.reading() as uow:
+        letter = await uow.session.scalar(select(Letter))
+    assert letter is not None and letter.word_version is not None
+    assert "Nomor    : 500.16/1/DPMPTSP/2026" in text_of_docx(h.office.files.get(letter.word_version))

@@ -325,7 +325,7 @@ async def test_a_revision_asked_by_the_kabid_goes_back_to_the_kabid(harness: Har
         assert revisi is not None and revisi.note == note and revisi.from_state == "verifikasi_2"
 
     p.drafter.press(back, "Unggah revisi")
-    await p.drafter.wait_for_text("Kirim berkas PDF revisinya", after=back)
+    await p.drafter.wait_for_text("Kirim berkas revisinya", after=back)
     p.drafter.send_document(
         example_letter("Undangan Rapat Koordinasi", "Camat", version=2),
         "undangan-v2.pdf",
@@ -369,7 +369,7 @@ async def test_a_letter_returned_by_kepala_dinas_comes_back_for_signature_with_i
     assert f"Catatan: {reason}\n" in said(back) and nomor in said(back)
     assert (await letter(h, lid)).state == "konsep"
     p.drafter.press(back, "Unggah revisi")
-    await p.drafter.wait_for_text("Kirim berkas PDF revisinya", after=back)
+    await p.drafter.wait_for_text("Kirim berkas revisinya", after=back)
     p.drafter.send_document(example_letter("Undangan Rapat Koordinasi", "Camat", version=2), "undangan-v2.pdf")
     done = await p.drafter.wait_for_text("Revisi terkirim", after=back)
     assert "tahap Tanda tangan, dipegang Dr. H. Asep Suryana (Kepala Dinas)" in said(done)

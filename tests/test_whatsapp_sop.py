@@ -298,3 +298,41 @@ async def test_without_an_address_a_phone_can_open_the_signer_is_sent_to_telegra
                                              for m in kepala.messages)  # fmt: skip
     async with h.office.reading() as uow:
         assert (await uow.session.scalar(select(SigningLink.token_sha256))) is None
+
+
+async def test_a_word_concept_through_the_whole_sop_on_whatsapp(harness: Harness) -> None:
+    from suratbot.services.converter import soffice_path
+    from tests.conftest import postgres_required
+    from tests.word_docs import concept_docx, text_of_docx
+
+    if soffice_path() is None and not postgres_required():
+        pytest.skip("LibreOffice is not installed (make test installs it)")
+    h = harness
+    drafter = await h.join("Analis Perizinan")
+    kasi = await h.join("Kepala Seksi Perizinan Usaha")
+    kabid = await h.join("Kepala Bidang Pelayanan Perizinan")
+    clerk = await h.join("Pengelola Surat")
+    kepala = await h.join("Kepala Dinas")
+    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    await h.peer.send_document(drafter, concept_docx(), "undangan.docx", caption=CAPTION, mime_type=docx_type)
+    summary = await drafter.wait_for(with_button("Kirim ke verifikator"), timeout=60)
+    await h.peer.press(drafter, summary, "Kirim ke verifikator")
+    task = await kasi.wait_for(with_button("Setujui"))
+    assert task.document is not None and task.document[1].startswith(b"%PDF") and len(task.buttons) == 3
+    await h.peer.press(kasi, task, "Berkas Word")
+    sent = await kasi.wait_for(lambda m: m.document is not None and m.document[0].endswith(".docx"))
+    assert sent.document is not None and "${nomor}" in text_of_docx(sent.document[1])
+    await h.peer.press(kasi, task, "Setujui")
+    await h.peer.press(kabid, await kabid.wait_for(with_button("Setujui")), "Setujui")
+    sign = await numbered(h, clerk, kepala)
+    url = await link_for(h, kepala, sign)
+    async with httpx.AsyncClient() as client:
+        done = await client.post(url, data={"passphrase": PASSPHRASE})
+    assert done.status_code == 200
+    result = await kepala.wait_for(lambda m: m.document is not None and "halaman tanda tangan" in m.text)
+    assert result.document is not None
+    verified = await verify_letter(h.office, result.document[1])
+    assert verified.ok and verified.nomor == "500.16/1/DPMPTSP/2026"
+    async with h.office.reading() as uow:
+        letter = (await uow.session.scalars(select(Letter))).one()
+    assert "Nomor    : 500.16/1/DPMPTSP/2026" in text_of_docx(h.office.files.get(letter.word_version or ""))

@@ -13,6 +13,7 @@ from suratbot.bot.channels.telegram import TelegramChannel
 from suratbot.bot.channels.whatsapp import WhatsAppChannel, WhatsAppSettings
 from suratbot.bot.outbox import Channel, Limits, OutboxSender
 from suratbot.bot.scheduler import ReminderScheduler
+from suratbot.services.converter import ColdConverter, WarmConverter, soffice_path
 from suratbot.services.office import Office
 from suratbot.signing.pool import shared_pool
 
@@ -50,6 +51,7 @@ class Bot:
     sender: OutboxSender | None = None
     reminders: ReminderScheduler | None = None
     webhook: WebhookSettings | None = None
+    own_converter: WarmConverter | None = None  # the warm LibreOffice this bot started: stopped with it
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -85,6 +87,11 @@ class Bot:
             await app.shutdown()
         if self.whatsapp is not None:
             await self.whatsapp.close()
+        if self.own_converter is not None:
+            await self.own_converter.close()
+            if self.office.converter is self.own_converter:
+                self.office.converter = ColdConverter()
+            self.own_converter = None
 
 
 async def start_bot(
@@ -97,10 +104,15 @@ async def start_bot(
     outbox_poll: float = 2.0,
     reminders: bool = True,
     on_ready: Callable[[Bot], None] | None = None,
+    libreoffice_python: str = "/usr/bin/python3",
 ) -> Bot:
     """Start every configured channel (long polling, or a webhook the web app serves), the outbox sender and
     the reminders' timer; a restart picks up what was pending and what fell due meanwhile."""
     bot = Bot(office, webhook=webhook)
+    if isinstance(office.converter, ColdConverter) and soffice_path() is not None:
+        # Word concepts: a LibreOffice kept warm, started at the first Word file (or by `suratbot run` at once).
+        bot.own_converter = WarmConverter(python=libreoffice_python)
+        office.converter = bot.own_converter
     if office.signing.backend == "pkcs12":  # the signing worker imports pyHanko now, not at the first signature
         shared_pool().start()
     channels: dict[str, Channel] = {}

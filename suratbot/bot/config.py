@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (the client address the upload limit counts): a reverse proxy
     # in front of the web app; "*" trusts anyone, so only where nothing else can reach the port.
     forwarded_allow_ips: str = "127.0.0.1"
+    # A Python with LibreOffice's `uno` (Debian: python3-uno) to run the warm converter (unoserver) under.
+    libreoffice_python: str = "/usr/bin/python3"
     web_host: str = "0.0.0.0"
 
     telegram_bot_token: SecretStr | None = None

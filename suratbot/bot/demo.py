@@ -205,13 +205,13 @@ async def _story(
     kabid.user.send_text("Tambahkan jam dan tempat rapat pada paragraf kedua.")
     await kabid.user.wait_for_text("dikembalikan")
 
-    step(drafter, "mengirim berkas Word (ditolak: belum didukung)", 15)
+    step(drafter, "mengirim berkas Word yang rusak (ditolak, dengan alasannya)", 15)
     back = await drafter.button("Unggah revisi")
     drafter.user.press(back, "Unggah revisi")
-    await drafter.user.wait_for_text("Kirim berkas PDF revisinya")
+    await drafter.user.wait_for_text("Kirim berkas revisinya")
     drafter.user.send_document(b"PK\x03\x04 bukan pdf", "konsep.docx",
                                mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")  # fmt: skip
-    await drafter.user.wait_for_text("Berkas Word belum bisa")
+    await drafter.user.wait_for_text("Dokumen Word ini rusak")
     step(drafter, "mengirim PDF revisinya", 5)
     drafter.user.send_document(example_letter(perihal, "Camat se-Kabupaten Sumedang", version=2),
                                "konsep-undangan-rev1.pdf", caption="Jam dan tempat sudah ditambahkan.")  # fmt: skip

@@ -285,13 +285,13 @@ async def _story(
     await kabid.say("Tambahkan jam dan tempat rapat pada paragraf kedua.")
     await kabid.text("dikembalikan")
 
-    step(drafter, "mengirim berkas Word (ditolak: belum didukung)", 15)
+    step(drafter, "mengirim berkas Word yang rusak (ditolak, dengan alasannya)", 15)
     back = await drafter.button("Unggah revisi")
     await drafter.press(back, "Unggah revisi")
-    await drafter.text("Kirim berkas PDF revisinya")
+    await drafter.text("Kirim berkas revisinya")
     await drafter.send_document(b"PK\x03\x04 bukan pdf", "konsep.docx",
                                 mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")  # fmt: skip
-    await drafter.text("Berkas Word belum bisa")
+    await drafter.text("Dokumen Word ini rusak")
     step(drafter, "mengirim PDF revisinya", 5)
     await drafter.send_document(example_letter(perihal, "Camat se-Kabupaten Sumedang", version=2),
                                 "konsep-undangan-rev1.pdf", caption="Jam dan tempat sudah ditambahkan.")  # fmt: skip

@@ -17,7 +17,11 @@ from suratbot.bot.app import TelegramSettings, WebhookSettings, start_bot
 from suratbot.bot.channels.whatsapp import WhatsAppRefused
 from suratbot.bot.config import Settings
 from suratbot.bot.web import web_app
+from suratbot.services.converter import WarmConverter
+from suratbot.services.office import Office
 from suratbot.storage import db
+
+log = logging.getLogger(__name__)
 
 
 class Redact(logging.Filter):
@@ -101,7 +105,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
                 file=sys.stderr,
             )
         try:
-            bot = await start_bot(office, telegram=telegram, webhook=webhook, whatsapp=whatsapp)
+            bot = await start_bot(
+                office,
+                telegram=telegram,
+                webhook=webhook,
+                whatsapp=whatsapp,
+                libreoffice_python=settings.libreoffice_python,
+            )
         except WhatsAppRefused as exc:  # says which setting, never its value
             print(str(exc), file=sys.stderr)
             return 1
@@ -125,6 +135,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
             )
         )
         server_task = asyncio.create_task(server.serve())
+        warming = asyncio.create_task(_warm_up(office))  # LibreOffice ready before the first Word concept
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -134,6 +145,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
         print(f"suratbot berjalan. Saluran chat: {channels}. Web: port {settings.web_port}. Ctrl+C untuk berhenti.",
               file=out, flush=True)  # fmt: skip
         await stop.wait()
+        warming.cancel()
         server.should_exit = True
         await server_task
         await bot.stop()
@@ -141,3 +153,12 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None, out: T
         return 0
     finally:
         await office.close()
+
+
+async def _warm_up(office: Office) -> None:
+    converter = office.converter
+    if isinstance(converter, WarmConverter):
+        try:
+            await converter.start()
+        except Exception:  # Word concepts are refused with a message until it works; PDFs go on
+            log.warning("LibreOffice could not be started: Word concepts cannot be converted for now")

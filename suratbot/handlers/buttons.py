@@ -13,6 +13,8 @@ from suratbot.workflow.sop import Sop
 
 NONE = "-"
 OPEN = "buka"  # open a letter (the digest's buttons): its PDF and, for its holder, the step's buttons
+WORD = "word"  # send the letter's Word file (a Word concept)
+WORD_LABEL = "\U0001f4dd Berkas Word"
 MISSED = "lihat"  # show a notification that went as a WhatsApp template (`lihat|<outbox row id>|-`)
 ICONS = {
     "setujui": "\u2705",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from suratbot.handlers.types import Inbound, Reply, Response
-from suratbot.services import prompts
+from suratbot.services import prompts, word
 from suratbot.services.office import Office
 from suratbot.services.uploads import PDF, Upload, check_upload
 from suratbot.storage.models import Letter, Staff
@@ -27,7 +27,7 @@ async def receive(office: Office, inbound: Inbound) -> Upload:
     if file.media_type in WORD_TYPES or name.endswith((".doc", ".docx", ".odt", ".docm")):
         raise Refusal(
             "belum_word",
-            "Berkas Word belum bisa diterima di sini. Simpan/ekspor konsepnya sebagai PDF, lalu kirim PDF-nya.",
+            "Berkas Word tidak diterima di sini; yang diperiksa atau dilampirkan di sini adalah PDF. Kirim PDF-nya.",
         )
     if file.media_type not in (None, PDF) and not name.endswith(".pdf"):
         raise Refusal("bukan_pdf", "Berkas ini bukan PDF. Kirim konsep surat dalam bentuk PDF.")
@@ -40,6 +40,24 @@ async def receive(office: Office, inbound: Inbound) -> Upload:
     upload = Upload(data, file.name, PDF)
     check_upload(upload, office.max_file_bytes)
     return upload
+
+
+async def receive_concept(office: Office, inbound: Inbound) -> tuple[Upload, word.WordConcept | None]:
+    """A concept as a drafter sends it: a PDF, or a Word / OpenDocument file (the DOCX kept and the PDF made
+    from it by LibreOffice; the chat says the bot is working meanwhile)."""
+    file = inbound.file
+    assert file is not None
+    if not word.is_word(file.name, file.media_type):
+        return await receive(office, inbound), None
+    if file.size is not None and file.size > office.max_file_bytes:
+        raise Refusal(
+            "berkas_terlalu_besar",
+            f"Berkas terlalu besar ({file.size / 1_048_576:.1f} MB); batasnya {office.max_file_bytes / 1_048_576:.0f} MB.",
+        )
+    data = await file.fetch()
+    await inbound.working()
+    concept = await word.concept_from_word(office.converter, data, file.name, office.max_file_bytes)
+    return concept.pdf, concept
 
 
 async def store(office: Office, upload: Upload) -> str:

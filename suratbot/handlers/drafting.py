@@ -7,11 +7,12 @@ import secrets
 from typing import Any
 
 from suratbot.handlers import buttons
-from suratbot.handlers.common import receive, refused, refused_waiting, staff_name, store
+from suratbot.handlers.common import receive_concept, refused, refused_waiting, staff_name, store
 from suratbot.handlers.types import Button, Inbound, Reply, Response
 from suratbot.services import letters, prompts
 from suratbot.services.office import Office
 from suratbot.services.uploads import Upload
+from suratbot.services.word import DOCX
 from suratbot.storage.models import PendingPrompt, Staff
 from suratbot.workflow.letter import (
     SIFAT,
@@ -39,17 +40,19 @@ CAPTION_HINT = "Perihal: ...; Tujuan: ...; Sifat: Biasa; Urgensi: Segera; Klasif
 
 
 async def new_concept(office: Office, staff: Staff, inbound: Inbound) -> Response:
-    """A PDF from a drafter: stored, then the metadata the caption lacks is asked for, then a summary."""
+    """A PDF or Word concept from a drafter: stored, then the metadata the caption lacks is asked for, then a
+    summary."""
     if not staff.roles & office.sop.drafting_roles:
         return Response.say(
             "Anda tidak terdaftar sebagai konseptor, jadi tidak bisa mengajukan konsep surat. "
             "Untuk memeriksa surat bertanda tangan, ketik /verifikasi lalu kirim PDF-nya."
         )
     try:
-        upload = await receive(office, inbound)
+        upload, concept = await receive_concept(office, inbound)
     except Refusal as refusal:
         return refused(refusal)
     sha = await store(office, upload)
+    word_sha = await store(office, concept.docx) if concept is not None else None
     meta: dict[str, str] = {}
     problems: list[str] = []
     for key, value in parse_caption(inbound.text).items():
@@ -60,16 +63,33 @@ async def new_concept(office: Office, staff: Staff, inbound: Inbound) -> Respons
     # The token ties this draft's buttons to it: a button of an earlier draft never acts on this one.
     payload = {
         "sha": sha,
+        "word_sha": word_sha,
         "filename": upload.display_name or "konsep.pdf",
         "meta": meta,
         "token": secrets.token_urlsafe(6),
     }
     response = await _next(office, staff, payload)
     intro = f"\U0001f4c4 Konsep \u201c{payload['filename']}\u201d diterima."
+    if concept is not None:
+        intro = (
+            f"\U0001f4c4 Konsep Word \u201c{concept.docx.display_name}\u201d diterima dan diubah menjadi PDF "
+            f"({payload['filename']}): PDF itulah yang diperiksa dan nanti ditandatangani. "
+            + _where_the_number_goes(concept.placeholders)
+        )
     if not meta:
         intro += f"\nTip: data surat bisa ditulis di keterangan (caption) berkas, satu baris: {CAPTION_HINT}"
     response.replies.insert(0, Reply("\n".join([intro, *problems])))
     return response
+
+
+def _where_the_number_goes(placeholders: frozenset[str]) -> str:
+    if placeholders >= {"nomor", "tanggal"}:
+        return "Nomor dan tanggal akan ditulis di berkas Word-nya, di ${nomor} dan ${tanggal}."
+    missing = " dan ".join(f"${{{key}}}" for key in ("nomor", "tanggal") if key not in placeholders)
+    return (
+        f"Berkas Word ini tidak memuat {missing}, jadi itu akan dicetak di kotak yang diatur di halaman pertama "
+        "PDF-nya. (Templat kantor: /templat.)"
+    )
 
 
 def _checked(key: str, value: str) -> str:
@@ -174,7 +194,11 @@ async def confirm(office: Office, staff: Staff, token: str | None, *, send: bool
     meta = LetterMeta(**{k: payload["meta"].get(k) for k in (*ASKED, "tembusan")})  # type: ignore[arg-type]
     try:
         data = office.files.get(payload["sha"])
-        letter = await letters.submit(office, staff.id, Upload(data, payload["filename"]), meta)
+        word_file = None
+        if payload.get("word_sha"):
+            stem = str(payload["filename"]).rsplit(".", 1)[0]
+            word_file = Upload(office.files.get(payload["word_sha"]), f"{stem}.docx", DOCX)
+        letter = await letters.submit(office, staff.id, Upload(data, payload["filename"]), meta, word=word_file)
     except Refusal as refusal:
         return refused(refusal, button=True)
     holder = await staff_name(office, letter.holder_id)
@@ -199,17 +223,24 @@ async def start_revision(office: Office, staff: Staff, letter_id: str | None, st
         return refused(refusal, button=True)
     await prompts.ask(office, staff.id, REVISION, letter_id=letter.id, expected_state=letter.state)
     return Response(
-        [Reply("Kirim berkas PDF revisinya sekarang. Keterangan (caption) berkas akan diteruskan sebagai catatan.")],
-        answer="Kirim PDF revisinya",
+        [
+            Reply(
+                "Kirim berkas revisinya sekarang (PDF atau Word). Keterangan (caption) berkas akan diteruskan sebagai catatan."
+            )
+        ],
+        answer="Kirim berkas revisinya",
     )
 
 
 async def revision_file(office: Office, staff: Staff, prompt: PendingPrompt, inbound: Inbound) -> Response:
     """The revised PDF of a returned letter: it goes back to whoever asked for the revision."""
     try:
-        upload = await receive(office, inbound)
+        upload, concept = await receive_concept(office, inbound)
         assert prompt.letter_id is not None
-        letter = await letters.resubmit(office, prompt.letter_id, staff.id, upload, note=clean_note(inbound.text))
+        letter = await letters.resubmit(
+            office, prompt.letter_id, staff.id, upload, note=clean_note(inbound.text),
+            word=concept.docx if concept is not None else None,
+        )  # fmt: skip
     except Refusal as refusal:
         return await refused_waiting(office, staff, refusal)
     await prompts.clear(office, staff.id)

@@ -14,6 +14,8 @@ def render(office: Office, row: OutboxMessage, letter: Letter | None) -> Reply:
     rows = []
     if row.actions and row.letter_id:
         rows = buttons.step_buttons(office.sop, list(row.actions), row.letter_id, row.expected_state)
+        if letter is not None and letter.word_version:  # a Word concept: its Word file, one tap away
+            rows.append([Button(buttons.WORD_LABEL, buttons.encode(buttons.WORD, row.letter_id))])
     elif row.actions:  # the daily digest: a numbered button opening each letter it lists
         opens = [a.split(":", 1)[1] for a in row.actions if a.startswith(f"{buttons.OPEN}:")]
         numbered = [Button(str(i), buttons.encode(buttons.OPEN, letter_id)) for i, letter_id in enumerate(opens, 1)]

@@ -17,6 +17,7 @@ from suratbot.handlers import (
     reviewing,
     signing,
     standing_in,
+    templates,
     tracking,
     verifying,
 )
@@ -37,6 +38,7 @@ COMMANDS = {
     "laporan": "Laporan bulanan: /laporan [YYYY-MM]",
     "saluran": "Ke mana pemberitahuan dikirim: /saluran telegram|whatsapp|otomatis",
     "dasbor": "Tautan masuk ke dasbor kantor (pimpinan dan admin)",
+    "templat": "Templat surat kantor (Word)",
     "bantuan": "Bantuan",
     "batal": "Batalkan pertanyaan yang sedang ditunggu",
 }
@@ -88,6 +90,8 @@ async def _route(office: Office, inbound: Inbound) -> Response:
             return await verifying.check(office, staff, inbound)
         if prompt is not None and prompt.kind == drafting.REVISION:
             return await drafting.revision_file(office, staff, prompt, inbound)
+        if prompt is not None and prompt.kind == templates.TEMPLATE:
+            return await templates.upload(office, staff, prompt, inbound)
         if prompt is not None and prompt.kind == reviewing.NOTE:
             return await reviewing.note(office, staff, prompt, inbound)
         return await drafting.new_concept(office, staff, inbound)
@@ -105,9 +109,13 @@ async def _route(office: Office, inbound: Inbound) -> Response:
     if prompt.kind == dispatching.ROUTE_NOTE:
         return await dispatching.route_note(office, staff, prompt, inbound)
     if prompt.kind == drafting.REVISION:
-        return Response.say("Bot menunggu berkas PDF revisinya (bukan teks). Kirim PDF-nya, atau ketik /batal.")
+        return Response.say(
+            "Bot menunggu berkas revisinya (PDF atau Word, bukan teks). Kirim berkasnya, atau ketik /batal."
+        )
     if prompt.kind == verifying.VERIFY:
         return Response.say("Bot menunggu PDF yang akan diperiksa. Kirim PDF-nya, atau ketik /batal.")
+    if prompt.kind == templates.TEMPLATE:
+        return Response.say("Bot menunggu berkas templat (.docx). Kirim berkasnya, atau ketik /batal.")
     log.warning("prompt of unknown kind %s for staff %s", prompt.kind, staff.id)
     await prompts.clear(office, staff.id)
     return Response.say("Ketik /bantuan untuk melihat apa yang bisa dilakukan.")
@@ -142,6 +150,8 @@ async def _command(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return await verifying.ask(office, staff)
     if command == "laporan":
         return await reporting.monthly(office, staff, inbound.args or "")
+    if command == "templat":
+        return await templates.command(office, staff, inbound.args or "")
     if command == "dasbor":
         return await reporting.dashboard_link(office, staff)
     if command == "saluran":
@@ -188,6 +198,8 @@ async def _button(office: Office, staff: Staff, inbound: Inbound) -> Response:
         return Response([Reply("Penunjukan Plh dibatalkan.")], answer="Dibatalkan.", clear_buttons=True)
     if verb == buttons.OPEN:
         return await tracking.open_letter(office, staff, letter_id)
+    if verb == buttons.WORD:
+        return await tracking.word_file(office, staff, letter_id)
     if verb == buttons.MISSED:
         return await tracking.missed(office, staff, letter_id)  # the "letter" slot holds the outbox row's id
     if verb in ("konsep_kirim", "konsep_batal"):

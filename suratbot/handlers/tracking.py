@@ -10,7 +10,7 @@ from suratbot.handlers import buttons
 from suratbot.handlers.common import pdf_name
 from suratbot.handlers.notifications import render
 from suratbot.handlers.types import Document, Reply, Response
-from suratbot.services.notices import letter_heading
+from suratbot.services.notices import letter_heading, letter_title
 from suratbot.services.office import Office
 from suratbot.storage.models import AuditEvent, Letter, OutboxMessage, Staff
 from suratbot.workflow.letter import SECRET_SIFAT
@@ -88,6 +88,26 @@ async def open_letter(office: Office, staff: Staff, letter_id: str | None) -> Re
     document = Document(letter.current_version, pdf_name(letter))
     reply = Reply(line, buttons=buttons.step_buttons(office.sop, actions, letter.id, letter.state), document=document)
     return Response([reply], answer="Surat dibuka.")
+
+
+async def word_file(office: Office, staff: Staff, letter_id: str | None) -> Response:
+    """The Word file of a Word concept, for whoever may see the letter (its holder, its drafter, anyone who
+    acted on it)."""
+    async with office.reading() as uow:
+        letter = await uow.session.get(Letter, letter_id) if letter_id else None
+        acted = letter is not None and await uow.session.scalar(
+            select(AuditEvent.id).where(AuditEvent.letter_id == letter.id, AuditEvent.actor_id == staff.id).limit(1)
+        )
+    if letter is None:
+        return Response(answer="Surat untuk tombol ini tidak ditemukan.")
+    finished = office.sop.states[letter.state].final
+    if staff.id not in (letter.holder_id, letter.drafter_id) and not (acted and not finished):
+        return Response(answer="Surat ini bukan untuk Anda.")  # (those who acted on it: while it is under way)
+    if not letter.word_version:
+        return Response(answer="Surat ini tidak punya berkas Word (dikirim sebagai PDF).")
+    name = pdf_name(letter).removesuffix(".pdf") + ".docx"
+    text = f"Berkas Word {letter_title(letter)}. Yang diperiksa dan ditandatangani tetap PDF-nya."
+    return Response([Reply(text, document=Document(letter.word_version, name))], answer="Berkas Word dikirim.")
 
 
 async def missed(office: Office, staff: Staff, row_id: str | None) -> Response:
@@ -184,6 +204,7 @@ def help_text(office: Office, staff: Staff) -> Response:
         "/laporan [YYYY-MM] \u2014 laporan bulanan: grafik kepatuhan dan buku agenda (pimpinan, pengelola, admin)",
         "/saluran [telegram|whatsapp|otomatis] \u2014 ke mana pemberitahuan dikirim",
         "/dasbor \u2014 tautan masuk ke dasbor kantor di peramban (pimpinan dan admin)",
+        "/templat \u2014 templat surat kantor (Word); konsep boleh dikirim sebagai Word (.docx/.odt) atau PDF",
         "/batal \u2014 batalkan pertanyaan yang sedang ditunggu bot",
     ]
     return Response.say("\n".join(lines))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
 
+from suratbot.services import word as word_files
 from suratbot.services.notices import (
     DISPATCH_ROUTES,
     TASK_KINDS,
@@ -65,6 +67,8 @@ __all__ = [
     "return_letter",
     "submit",
 ]
+
+log = logging.getLogger(__name__)
 
 
 # --- lookups ------------------------------------------------------------------------------------------
@@ -332,6 +336,17 @@ async def _save(office: Office, upload: Upload | None) -> str | None:
     return await asyncio.to_thread(office.files.put, upload.data)  # keep the event loop free
 
 
+WORD_KIND = "word"  # a file version that is the Word (DOCX) form of the letter
+
+
+async def _save_word(office: Office, word: Upload | None) -> str | None:
+    if word is None:
+        return None
+    if not word.data.startswith(b"PK\x03\x04") or len(word.data) > office.max_file_bytes:
+        raise Refusal("bukan_word", "Berkas Word ini tidak bisa dipakai.")
+    return await asyncio.to_thread(office.files.put, word.data)
+
+
 def _version_row(
     uow: UnitOfWork, letter_id: str, upload: Upload, digest: str, kind: str, by: Staff | None, now: datetime
 ) -> FileVersion:
@@ -357,13 +372,21 @@ def _now(office: Office, now: datetime | None) -> datetime:
 
 
 async def submit(
-    office: Office, drafter_id: int, upload: Upload, meta: LetterMeta, *, now: datetime | None = None
+    office: Office,
+    drafter_id: int,
+    upload: Upload,
+    meta: LetterMeta,
+    *,
+    word: Upload | None = None,
+    now: datetime | None = None,
 ) -> Letter:
-    """A drafter's new concept: stored, recorded and sent to the unit's first verifier in one go."""
+    """A drafter's new concept: stored, recorded and sent to the unit's first verifier in one go. `word`: the
+    DOCX `upload` (the PDF) was made from, kept as the editable version and numbered in place later."""
     now = _now(office, now)
     meta = meta.validated()
     digest = await _save(office, upload)
     assert digest is not None
+    word_digest = await _save_word(office, word)
     async with office.uow() as uow:
         drafter = await load_actor(uow.session, drafter_id)
         if not drafter.roles & office.sop.drafting_roles:
@@ -405,6 +428,8 @@ async def submit(
         uow.session.add(letter)  # written once, at commit, with the state it ends in
         version = _version_row(uow, letter.id, upload, digest, "konsep", drafter, now)
         letter.current_version = version.sha256
+        if word is not None and word_digest is not None:
+            letter.word_version = _version_row(uow, letter.id, word, word_digest, WORD_KIND, drafter, now).sha256
         uow.session.add(
             AuditEvent(
                 letter_id=letter.id,
@@ -525,18 +550,24 @@ async def resubmit(
     upload: Upload,
     *,
     note: str | None = None,
+    word: Upload | None = None,
     now: datetime | None = None,
 ) -> Letter:
-    """The drafter's revised version goes back to the reviewer who asked for it."""
+    """The drafter's revised version goes back to the reviewer who asked for it (`word`: the DOCX the PDF was
+    made from, as for `submit`; a revision sent as PDF leaves the letter without a Word file)."""
     now = _now(office, now)
     note = clean_note(note)
     digest = await _save(office, upload)
+    word_digest = await _save_word(office, word)
     async with office.uow() as uow:
         actor = await load_actor(uow.session, actor_id)
         letter = await _lock_letter(uow.session, letter_id)
         move = decide(office.sop, facts_of(letter), Actor(actor.id, actor.roles), "ajukan_ulang", now=now)
         assert digest is not None
         current = _version_row(uow, letter.id, upload, digest, "revisi", actor, now).sha256
+        letter.word_version = None
+        if word is not None and word_digest is not None:
+            letter.word_version = _version_row(uow, letter.id, word, word_digest, WORD_KIND, actor, now).sha256
         if letter.nomor is not None and move.to_state == _numbered_state(office.sop):
             # Returned by Kepala Dinas after numbering: the revision goes back for signature with its number on.
             current = await _numbered_version(uow, office, letter, actor, now, source=upload.data)
@@ -648,13 +679,35 @@ async def _numbered_version(
     and store that as the `bernomor` version; returns its SHA-256. A PDF that cannot take it is refused."""
     assert letter.nomor is not None and letter.letter_date is not None
     data = source if source is not None else await asyncio.to_thread(uow.files.get, letter.current_version)
+    values = {"nomor": letter.nomor, "tanggal": indonesian_date(letter.letter_date)}
+    fallback = office.number_boxes
+    if letter.word_version:
+        # A Word concept: the number and date go into the DOCX itself, and the PDF is made again from it, so
+        # that it looks as the office's own Word letter. (Held within this transaction: a warm conversion
+        # takes a fraction of a second, and the same document already converted when it was sent.)
+        docx = await asyncio.to_thread(uow.files.get, letter.word_version)
+        filled, found = await asyncio.to_thread(word_files.fill, docx, values)
+        already = not found and letter.nomor in await asyncio.to_thread(word_files.text_of, docx)
+        if found or already:  # (already: the numbered Word file came back as a revision, number and all)
+            try:
+                pdf = await office.converter.convert(filled, ".docx", "pdf")
+            except Refusal:
+                # LibreOffice failed now: the PDF the letter has (with its literal placeholders) is stamped.
+                log.warning("numbering: the Word file of letter %s could not be converted; stamping its PDF", letter.id)
+            else:
+                word_digest = await asyncio.to_thread(uow.files.put, filled)
+                named = Upload(filled, "surat-bernomor.docx", word_files.DOCX)
+                letter.word_version = _version_row(uow, letter.id, named, word_digest, WORD_KIND, actor, now).sha256
+                # Whatever the Word file had in places we could not reach is still stamped in the PDF; the
+                # configured box only takes what the Word file did not have at all.
+                data = pdf
+                fallback = {} if already else {k: v for k, v in office.number_boxes.items() if k not in found}
     if await asyncio.to_thread(stamping.has_signatures, data):
         # Already signed by someone (e.g. a co-signed concept): rewriting it would break that signature, so the
         # number stays in the register and the audit log only; Kepala Dinas' signature is added incrementally.
         return hashlib.sha256(data).hexdigest() if source is not None else letter.current_version
-    values = {"nomor": letter.nomor, "tanggal": indonesian_date(letter.letter_date)}
     try:
-        stamped = await asyncio.to_thread(stamping.fill, data, values, fallback=office.number_boxes)
+        stamped = await asyncio.to_thread(stamping.fill, data, values, fallback=fallback)
     except stamping.StampingError as exc:
         raise Refusal(exc.code, exc.message) from None
     digest = await asyncio.to_thread(uow.files.put, stamped)

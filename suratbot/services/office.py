@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from suratbot.services.converter import ColdConverter, Converter
 from suratbot.services.mail import SmtpSetup
 from suratbot.signing.pkcs11 import TokenConfig
 from suratbot.signing.remote import RemoteSigningConfig
@@ -81,6 +82,8 @@ class Office:
     number_boxes: dict[str, FallbackBox] = field(default_factory=lambda: dict(DEFAULT_FALLBACK))
     signing: SigningSetup = field(default_factory=SigningSetup)
     smtp: SmtpSetup | None = None  # e-mail dispatch of signed letters; None: that route is not offered
+    # Word to PDF: a cold `soffice` per file unless the bot starts a warm LibreOffice (bot/app.py).
+    converter: Converter = field(default_factory=ColdConverter)
     sessions: async_sessionmaker[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -124,4 +127,5 @@ class Office:
         return moment
 
     async def close(self) -> None:
+        await self.converter.close()
         await self.engine.dispose()

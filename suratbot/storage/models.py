@@ -156,6 +156,8 @@ class Letter(Base):
     return_state: Mapped[str | None] = mapped_column(String(40))
     # Not unique: an office whose number format has no year repeats numbers across years (scope, serial is).
     nomor: Mapped[str | None] = mapped_column(String(120), index=True)
+    # The Word file the current PDF was made from (a Word concept), numbered with it; None for a PDF concept.
+    word_version: Mapped[str | None] = mapped_column(String(64))
     letter_date: Mapped[date | None] = mapped_column(Date)
     current_version: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file now in play
     step_started_at: Mapped[datetime]

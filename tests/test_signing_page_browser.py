@@ -5,9 +5,7 @@ link, see the letter, a wrong passphrase, the right one, the link refused once u
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,16 +15,11 @@ from suratbot.services.keystore import make_demo_keys
 from suratbot.services.office import Office
 from suratbot.services.verification import verify_letter
 from suratbot.storage.models import Letter, Staff
-from tests.conftest import postgres_required
 from tests.helpers import letter_at, people
+from tests.web_server import ARTIFACTS, need_chromium
 from tests.whatsapp_chat import Harness, running
 
 PASSPHRASE = "kunci-demo-2026"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-if CHROMIUM is None and not postgres_required():  # CI (where that is set) must not skip: it fails below instead
-    pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ async def harness(office: Office) -> AsyncIterator[Harness]:
 async def test_sign_on_the_page_in_a_real_browser(harness: Harness, database_url: str) -> None:
     from playwright.async_api import async_playwright
 
-    assert CHROMIUM is not None, "chromium is required here (scripts/ensure-system installs it)"
+    chromium = need_chromium()
     h = harness
     p = await people(h.office)
     letter = await letter_at(h.office, p, "tanda_tangan")
@@ -50,7 +43,7 @@ async def test_sign_on_the_page_in_a_real_browser(harness: Harness, database_url
     ARTIFACTS.mkdir(exist_ok=True)
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             context = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
             page = await context.new_page()

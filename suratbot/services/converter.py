@@ -159,13 +159,17 @@ class WarmConverter:
         # Only what LibreOffice needs from our environment: never the bot's tokens and secrets.
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME")}
         env["PYTHONPATH"] = str(_unoserver_only(self.work_dir))
-        self._process = await asyncio.create_subprocess_exec(
-            self.python, "-m", "unoserver.server", "--interface", "127.0.0.1", "--port", str(self._port),
-            "--uno-interface", "127.0.0.1", "--uno-port", str(uno_port), "--executable", soffice,
-            "--user-installation", profile, "--conversion-timeout", str(int(self.timeout)), "--quiet",
-            stdout=asyncio.subprocess.DEVNULL, stderr=self._log(), env=env, start_new_session=True,
-            cwd=self.work_dir,  # `python -m` puts the working folder on the path: ours, not the bot's
-        )  # fmt: skip
+        log_fd = self._log()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                self.python, "-m", "unoserver.server", "--interface", "127.0.0.1", "--port", str(self._port),
+                "--uno-interface", "127.0.0.1", "--uno-port", str(uno_port), "--executable", soffice,
+                "--user-installation", profile, "--conversion-timeout", str(int(self.timeout)), "--quiet",
+                stdout=asyncio.subprocess.DEVNULL, stderr=log_fd, env=env, start_new_session=True,
+                cwd=self.work_dir,  # `python -m` puts the working folder on the path: ours, not the bot's
+            )  # fmt: skip
+        finally:
+            os.close(log_fd)  # the child has its own copy
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.returncode is not None:

@@ -317,3 +317,35 @@ async def test_bad_word_files_in_chat_are_refused_with_their_reason_and_change_n
     from suratbot.services import prompts
 
     assert await prompts.pending(office, p.drafter) is None  # nothing started either
+
+
+async def test_a_word_letter_with_only_the_number_placeholder_keeps_its_date_when_sent_back(
+    office: Office, warm: WarmConverter
+) -> None:
+    from suratbot.services.notices import indonesian_date
+
+    office.converter = warm
+    try:
+        p = await people(office)
+        only_number, _ = word.fill(concept_docx(), {"tanggal": "......"})  # ${nomor} stays, ${tanggal} gone
+        concept = await word.concept_from_word(warm, only_number, "konsep.docx", office.max_file_bytes)
+        assert concept.placeholders == frozenset({"nomor"})
+        letter = await letters.submit(office, p.drafter, concept.pdf, META, word=concept.docx)
+        await letters.approve(office, letter.id, p.kasi)
+        await letters.approve(office, letter.id, p.kabid)
+        letter = await letters.assign_number(office, letter.id, p.clerk)
+        assert letter.nomor is not None and letter.letter_date is not None
+        date = indonesian_date(letter.letter_date)
+        first = pdf_text(office.files.get(letter.current_version))
+        assert date in first and letter.nomor in first  # the date in the box, the number in the Word file
+        letter = await letters.return_letter(office, letter.id, p.kepala, note="Perbaiki paragraf dua.")
+        back = await word.concept_from_word(
+            warm, office.files.get(letter.word_version or ""), "bernomor.docx", office.max_file_bytes
+        )
+        letter = await letters.resubmit(office, letter.id, p.drafter, back.pdf, word=back.docx)
+        if letter.state == "penomoran":
+            letter = await letters.assign_number(office, letter.id, p.clerk)
+        again = pdf_text(office.files.get(letter.current_version))
+        assert again.count(date) == first.count(date) and again.count(letter.nomor) == first.count(letter.nomor)
+    finally:
+        office.converter = ColdConverter()

@@ -88,9 +88,9 @@ class Bot:
         if self.whatsapp is not None:
             await self.whatsapp.close()
         if self.own_converter is not None:
-            await self.own_converter.close()
             if self.office.converter is self.own_converter:
-                self.office.converter = ColdConverter()
+                self.office.converter = ColdConverter()  # first: nothing new reaches the one being stopped
+            await self.own_converter.close()
             self.own_converter = None
 
 

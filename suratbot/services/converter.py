@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 60.0  # seconds for one conversion; a file that takes longer is refused
 START_TIMEOUT = 60.0
+COLD_AFTER_FAILED_START = 300.0
 
 FAILED = Refusal(
     "konversi_gagal",
@@ -135,10 +136,12 @@ class WarmConverter:
     _tmp: tempfile.TemporaryDirectory[str] | None = None
     restarts: int = 0
     _starts: int = 0
+    _closed: bool = False
+    _cold_until: float = 0.0  # after a failed start, cold conversions until then (no 60 s wait each time)
 
     async def start(self) -> None:
         async with self._lock:
-            if self._process is None or self._process.returncode is not None:
+            if not self._closed and (self._process is None or self._process.returncode is not None):
                 await self._start()
 
     async def _start(self) -> None:
@@ -201,10 +204,13 @@ class WarmConverter:
             for attempt in (1, 2):
                 if self._process is None or self._process.returncode is not None:
                     self.restarts += self._process is not None
+                    if self._closed or time.monotonic() < self._cold_until:
+                        return await ColdConverter(timeout=self.timeout).convert(data, suffix, target)
                     try:
                         await self._start()
-                    except Refusal:  # no warm LibreOffice (uno missing, a start that fails): a cold one
-                        log.warning("converter: the warm LibreOffice would not start; converting cold")
+                    except (Refusal, OSError):  # no warm LibreOffice (uno missing, a failing start): cold
+                        log.warning("converter: the warm LibreOffice would not start; converting cold for a while")
+                        self._cold_until = time.monotonic() + COLD_AFTER_FAILED_START
                         return await ColdConverter(timeout=self.timeout).convert(data, suffix, target)
                 started = time.monotonic()
                 try:
@@ -240,6 +246,8 @@ class WarmConverter:
                 await asyncio.wait_for(process.wait(), 10)
 
     async def close(self) -> None:
+        """Stop LibreOffice for good: a conversion that comes after (one already waiting) goes cold."""
+        self._closed = True
         async with self._lock:
             await self._stop()
             if self._tmp is not None:

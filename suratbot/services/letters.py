@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -687,8 +688,11 @@ async def _numbered_version(
         # takes a fraction of a second, and the same document already converted when it was sent.)
         docx = await asyncio.to_thread(uow.files.get, letter.word_version)
         filled, found = await asyncio.to_thread(word_files.fill, docx, values)
-        already = not found and letter.nomor in await asyncio.to_thread(word_files.text_of, docx)
-        if found or already:  # (already: the numbered Word file came back as a revision, number and all)
+        # What the Word file already shows written out (a numbered Word file sent back as a revision): that
+        # is not stamped again in the box.
+        text = await asyncio.to_thread(word_files.text_of, docx)
+        shown = {key for key, value in values.items() if key not in found and _written_in(value, text)}
+        if found:
             try:
                 pdf = await office.converter.convert(filled, ".docx", "pdf")
             except Refusal:
@@ -701,7 +705,8 @@ async def _numbered_version(
                 # Whatever the Word file had in places we could not reach is still stamped in the PDF; the
                 # configured box only takes what the Word file did not have at all.
                 data = pdf
-                fallback = {} if already else {k: v for k, v in office.number_boxes.items() if k not in found}
+                shown |= found
+        fallback = {key: box for key, box in office.number_boxes.items() if key not in shown}
     if await asyncio.to_thread(stamping.has_signatures, data):
         # Already signed by someone (e.g. a co-signed concept): rewriting it would break that signature, so the
         # number stays in the register and the audit log only; Kepala Dinas' signature is added incrementally.
@@ -713,6 +718,11 @@ async def _numbered_version(
     digest = await asyncio.to_thread(uow.files.put, stamped)
     _version_row(uow, letter.id, Upload(stamped, "surat-bernomor.pdf"), digest, "bernomor", actor, now)
     return digest
+
+
+def _written_in(value: str, text: str) -> bool:
+    """`value` (a number, a date) appears in `text` as itself, not inside a longer one (…/1 in …/12)."""
+    return re.search(rf"(?<![\w/.]){re.escape(value)}(?![\w/.])", text) is not None
 
 
 def _numbered_state(sop: Sop) -> str:

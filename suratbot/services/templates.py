@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from suratbot.services import word
 from suratbot.services.office import Office
+from suratbot.storage.files import FileStoreError
 from suratbot.storage.models import Staff, StaffRole
 from suratbot.workflow.machine import Refusal
 
@@ -31,8 +32,8 @@ async def current(office: Office) -> tuple[bytes, bool]:
         sha = marker.read_text().strip()
         try:
             return await asyncio.to_thread(office.files.get, sha), True
-        except OSError:
-            pass  # the file is gone: fall back to the generated one
+        except (FileStoreError, OSError):
+            pass  # the file is gone or damaged: the generated one instead
     return await generated(office), False
 
 

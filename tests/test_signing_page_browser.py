@@ -11,21 +11,17 @@ import pytest
 from sqlalchemy import select
 
 from suratbot.services import signing_links
-from suratbot.services.keystore import make_demo_keys
 from suratbot.services.office import Office
 from suratbot.services.verification import verify_letter
 from suratbot.storage.models import Letter, Staff
 from tests.helpers import letter_at, people
 from tests.web_server import ARTIFACTS, need_chromium
-from tests.whatsapp_chat import Harness, running
-
-PASSPHRASE = "kunci-demo-2026"
+from tests.whatsapp_chat import PASSPHRASE, Harness, running_with_keys
 
 
 @pytest.fixture
 async def harness(office: Office) -> AsyncIterator[Harness]:
-    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
-    async with running(office) as h:
+    async with running_with_keys(office) as h:
         yield h
 
 

@@ -20,15 +20,12 @@ from suratbot.storage.models import AuditEvent, ChannelBinding, Letter, OutboxMe
 from tests.conftest import FakeClock
 from tests.telegram_chat import member
 from tests.telegram_chat import with_button as tg_button
-from tests.whatsapp_chat import CAPTION, Harness, running, submitted, with_button
-
-PASSPHRASE = "kunci-demo-2026"
+from tests.whatsapp_chat import CAPTION, PASSPHRASE, Harness, running, running_with_keys, submitted, with_button
 
 
 @pytest.fixture
 async def harness(office: Office) -> AsyncIterator[Harness]:
-    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
-    async with running(office) as h:
+    async with running_with_keys(office) as h:
         yield h
 
 

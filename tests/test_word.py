@@ -19,13 +19,21 @@ from pdfminer.high_level import extract_text
 from suratbot.services import letters, word
 from suratbot.services.converter import ColdConverter, WarmConverter, soffice_path
 from suratbot.services.office import Office
+from suratbot.storage.models import Letter
 from suratbot.workflow.machine import Refusal
 from tests.conftest import postgres_required
-from tests.helpers import META, people
+from tests.helpers import META, People, people
 from tests.word_docs import concept_docx, text_of_docx
 
 if soffice_path() is None and not postgres_required():  # CI must not skip: it fails below instead
     pytest.skip("LibreOffice is not installed (make test installs it)", allow_module_level=True)
+
+
+async def approved(office: Office, p: People, concept: word.WordConcept) -> Letter:
+    """A Word concept submitted and approved by both verifiers: waiting for its number."""
+    letter = await letters.submit(office, p.drafter, concept.pdf, META, word=concept.docx)
+    await letters.approve(office, letter.id, p.kasi)
+    return await letters.approve(office, letter.id, p.kabid)
 
 
 def pdf_text(data: bytes) -> str:
@@ -137,10 +145,8 @@ async def test_numbering_writes_into_the_word_file_or_the_box_when_it_has_no_pla
             concept = await word.concept_from_word(
                 warm, concept_docx(placeholders=placeholders), "konsep.docx", office.max_file_bytes
             )
-            letter = await letters.submit(office, p.drafter, concept.pdf, META, word=concept.docx)
+            letter = await approved(office, p, concept)
             assert letter.word_version is not None
-            letter = await letters.approve(office, letter.id, p.kasi)
-            letter = await letters.approve(office, letter.id, p.kabid)
             letter = await letters.assign_number(office, letter.id, p.clerk)
             assert letter.nomor is not None
             text = pdf_text(office.files.get(letter.current_version))
@@ -251,10 +257,7 @@ async def test_a_returned_word_letter_resubmitted_numbered_gets_its_number_once(
     try:
         p = await people(office)
         concept = await word.concept_from_word(warm, concept_docx(), "konsep.docx", office.max_file_bytes)
-        letter = await letters.submit(office, p.drafter, concept.pdf, META, word=concept.docx)
-        await letters.approve(office, letter.id, p.kasi)
-        await letters.approve(office, letter.id, p.kabid)
-        letter = await letters.assign_number(office, letter.id, p.clerk)
+        letter = await letters.assign_number(office, (await approved(office, p, concept)).id, p.clerk)
         assert letter.nomor is not None
         first = pdf_text(office.files.get(letter.current_version))  # the number in the header of each page, too
         letter = await letters.return_letter(office, letter.id, p.kepala, note="Lampiran kurang.")
@@ -270,9 +273,7 @@ async def test_a_returned_word_letter_resubmitted_numbered_gets_its_number_once(
 
         # LibreOffice down at the moment of numbering: the letter's own PDF is stamped instead.
         other = await word.concept_from_word(warm, concept_docx("Surat kedua"), "dua.docx", office.max_file_bytes)
-        second = await letters.submit(office, p.drafter, other.pdf, META, word=other.docx)
-        await letters.approve(office, second.id, p.kasi)
-        await letters.approve(office, second.id, p.kabid)
+        second = await approved(office, p, other)
         office.converter = _Broken()
         second = await letters.assign_number(office, second.id, p.clerk)
         text = pdf_text(office.files.get(second.current_version))
@@ -330,10 +331,7 @@ async def test_a_word_letter_with_only_the_number_placeholder_keeps_its_date_whe
         only_number, _ = word.fill(concept_docx(), {"tanggal": "......"})  # ${nomor} stays, ${tanggal} gone
         concept = await word.concept_from_word(warm, only_number, "konsep.docx", office.max_file_bytes)
         assert concept.placeholders == frozenset({"nomor"})
-        letter = await letters.submit(office, p.drafter, concept.pdf, META, word=concept.docx)
-        await letters.approve(office, letter.id, p.kasi)
-        await letters.approve(office, letter.id, p.kabid)
-        letter = await letters.assign_number(office, letter.id, p.clerk)
+        letter = await letters.assign_number(office, (await approved(office, p, concept)).id, p.clerk)
         assert letter.nomor is not None and letter.letter_date is not None
         date = indonesian_date(letter.letter_date)
         first = pdf_text(office.files.get(letter.current_version))

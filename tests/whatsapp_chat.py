@@ -18,6 +18,7 @@ from suratbot.bot.fakebotapi import FakeBotApi
 from suratbot.bot.fakegraphapi import FakeGraphApi, FakePhone, Received, WhatsAppPeer
 from suratbot.bot.web import web_app
 from suratbot.data.concept import example_letter
+from suratbot.services.keystore import make_demo_keys
 from suratbot.services.office import Office
 from suratbot.storage.models import Staff
 from tests.telegram_chat import FAST
@@ -50,6 +51,17 @@ class Harness:
         await phone.wait_for_text("Akun ini sekarang terhubung")
         await phone.wait_for_text("ketik /bantuan")  # and the answer to the "halo" itself
         return phone
+
+
+PASSPHRASE = "kunci-demo-2026"  # of the demo keys made for Kepala Dinas
+
+
+@asynccontextmanager
+async def running_with_keys(office: Office) -> AsyncIterator[Harness]:
+    """`running`, with the demo signing keys in place (Kepala Dinas can sign with PASSPHRASE)."""
+    await make_demo_keys(office, passphrase=PASSPHRASE, replace=False)
+    async with running(office) as h:
+        yield h
 
 
 def with_button(title: str) -> Callable[[Received], bool]:

@@ -74,6 +74,21 @@ def message_page(title: str, text: str, status: int, *, kind: str = "error") -> 
                 status)  # fmt: skip
 
 
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is longer than `limit` (declared or as it arrives): never more
+    than that is held."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def stylesheet(request: Request) -> Response:
     return Response(STYLE, media_type="text/css", headers={"Cache-Control": "public, max-age=3600",
                                                            "X-Content-Type-Options": "nosniff"})  # fmt: skip

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from suratbot.bot.pages import HEADERS, page
+from suratbot.bot.pages import HEADERS, page, read_capped
 from suratbot.services import signing_links
 from suratbot.services.notices import local_time
 from suratbot.services.office import Office
@@ -102,11 +102,9 @@ def routes(office: Office, after_signing: Callable[[], None]) -> list[Route]:
         return _page(title, f"<h1>{title}</h1>{_letter_card(office, page, token)}{_form(token)}")
 
     async def submit(request: Request, token: str) -> Response:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                return _page("Terlalu besar", '<p class="card error">Isian terlalu panjang.</p>', 413)
+        body = await read_capped(request, MAX_FORM_BYTES)
+        if body is None:
+            return _page("Terlalu besar", '<p class="card error">Isian terlalu panjang.</p>', 413)
         fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         secret = (fields.get("passphrase") or [""])[0]
         del body, fields

@@ -194,7 +194,7 @@ def routes(office: Office) -> list[Route]:
 
 
 class _TooLarge(Exception):
-    pass
+    """The upload's body went past the limit while it was being read."""
 
 
 async def _drain(request: Request, most: int) -> None:

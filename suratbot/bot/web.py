@@ -58,16 +58,9 @@ def web_app(bot: Bot) -> Starlette:
                 return PlainTextResponse("Forbidden", status_code=403)
             return PlainTextResponse(challenge)
         # The signature covers the body, so the body is read first: never more of it than an update can be.
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_UPDATE_BYTES:
+        body = await pages.read_capped(request, MAX_UPDATE_BYTES)
+        if body is None:
             return PlainTextResponse("Payload Too Large", status_code=413)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_UPDATE_BYTES:
-                return PlainTextResponse("Payload Too Large", status_code=413)
-            chunks.append(chunk)
-        body = b"".join(chunks)
         if not channel.signature_ok(body, request.headers.get("x-hub-signature-256")):
             return PlainTextResponse("Forbidden", status_code=403)  # not from Meta: not even parsed
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from suratbot.handlers import buttons
 from suratbot.handlers.common import pdf_name
@@ -55,17 +56,19 @@ async def queue(office: Office, staff: Staff) -> Response:
     return Response(replies)
 
 
+async def _acted_on(session: AsyncSession, letter: Letter, staff: Staff) -> bool:
+    """Whether `staff` took any step on `letter` (and so may look at it)."""
+    found = await session.scalar(
+        select(AuditEvent.id).where(AuditEvent.letter_id == letter.id, AuditEvent.actor_id == staff.id).limit(1)
+    )
+    return found is not None
+
+
 async def open_letter(office: Office, staff: Staff, letter_id: str | None) -> Response:
     """A digest's button: the letter as it stands, its PDF, and for its holder the buttons of the step."""
     async with office.reading() as uow:
         letter = await uow.session.get(Letter, letter_id) if letter_id else None
-        acted = (
-            letter is not None
-            and await uow.session.scalar(
-                select(AuditEvent.id).where(AuditEvent.letter_id == letter.id, AuditEvent.actor_id == staff.id).limit(1)
-            )
-            is not None
-        )
+        acted = letter is not None and await _acted_on(uow.session, letter, staff)
         holder = await uow.session.get(Staff, letter.holder_id) if letter is not None and letter.holder_id else None
     if letter is None:
         return Response(answer="Surat untuk tombol ini tidak ditemukan.", clear_buttons=True)
@@ -95,9 +98,7 @@ async def word_file(office: Office, staff: Staff, letter_id: str | None) -> Resp
     acted on it)."""
     async with office.reading() as uow:
         letter = await uow.session.get(Letter, letter_id) if letter_id else None
-        acted = letter is not None and await uow.session.scalar(
-            select(AuditEvent.id).where(AuditEvent.letter_id == letter.id, AuditEvent.actor_id == staff.id).limit(1)
-        )
+        acted = letter is not None and await _acted_on(uow.session, letter, staff)
     if letter is None:
         return Response(answer="Surat untuk tombol ini tidak ditemukan.")
     finished = office.sop.states[letter.state].final

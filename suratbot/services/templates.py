@@ -10,12 +10,10 @@ import re
 import secrets
 from pathlib import Path
 
-from sqlalchemy import select
-
 from suratbot.services import word
 from suratbot.services.office import Office
+from suratbot.services.roster import active_with_roles
 from suratbot.storage.files import FileStoreError
-from suratbot.storage.models import Staff, StaffRole
 from suratbot.workflow.machine import Refusal
 
 MARKER = "templat-surat.sha256"  # beside the file store: the SHA-256 of the office's own template, if any
@@ -61,14 +59,8 @@ def reset(office: Office) -> bool:
 
 async def generated(office: Office) -> bytes:
     sop = office.sop
-    async with office.reading() as uow:
-        signer = await uow.session.scalar(
-            select(Staff)
-            .join(StaffRole, StaffRole.staff_id == Staff.id)
-            .where(StaffRole.role == "kepala", Staff.active.is_(True))
-            .order_by(Staff.id)
-            .limit(1)
-        )
+    signers = await active_with_roles(office, ("kepala",))
+    signer = signers[0] if signers else None
     position = sop.roles["kepala"].name if "kepala" in sop.roles else "Kepala Dinas"
     return await asyncio.to_thread(
         _make, sop.office, position, signer.nama if signer else "", signer.nip if signer else ""
